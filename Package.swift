@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+//
+// zodbfs: a FUSE filesystem over a ZODB FileStorage.
+// Targets follow the layers of DESIGN.md; every dependency points down:
+//   zodbfs (CLI) → FUSE → FS → OFS → ZODB → {Pickle, Storage}
+// Only CFuse3 and FUSE know that libfuse exists.
+import PackageDescription
+
+let package = Package(
+    name: "zodbfs",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "zodbfs", targets: ["zodbfs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CFuse3",
+            pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]
+        ),
+        .target(name: "Pickle"),
+        .target(
+            name: "Storage",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .target(name: "ZODB", dependencies: ["Pickle", "Storage"]),
+        .target(name: "OFS", dependencies: ["ZODB"]),
+        .target(
+            name: "FS",
+            dependencies: [
+                "OFS",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "FUSE",
+            dependencies: ["FS", "CFuse3", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "zodbfs",
+            dependencies: [
+                "FUSE", "FS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(name: "ZODBTests", dependencies: ["ZODB", "TestSupport"]),
+        .testTarget(name: "OFSTests", dependencies: ["OFS", "TestSupport"]),
+        .testTarget(name: "FSTests", dependencies: ["FS", "TestSupport"]),
+        // Mounts for real and drives the mount with the tools users use.
+        .testTarget(name: "MountTests", dependencies: ["TestSupport"]),
+    ]
+)

@@ -1,0 +1,154 @@
+import OFS
+import Storage
+import Synchronization
+import ZODB
+
+/// File offset → Data.fs position of the payload bytes, for one revision of
+/// a File whose body is a `Pdata` chain (DESIGN.md "Read path").
+///
+/// The table is built lazily, link by link, as reads need it, so the first
+/// byte of a 1 GiB file costs one link. Each link costs a head and a tail
+/// read of its record (`PdataLink`); the 64 KiB payloads are never read
+/// here — the bridge splices them from Data.fs.
+///
+/// Zope writes a chain back to front (peer_baselines.md, fact 1): reading a
+/// file forwards walks Data.fs backwards, where kernel readahead does not
+/// help. So the table prefetches by *position*: once it knows which way the
+/// chain runs, it asks the kernel (`posix_fadvise(WILLNEED)`) for the next
+/// `prefetchWindow` bytes of Data.fs in that direction — one large forward
+/// read of the region the coming links occupy — and renews the request when
+/// the walk gets within half a window of its edge.
+///
+/// Concurrency: one mutex per table, held while links are walked; readers
+/// of already-built parts only take it to copy the ranges they need.
+final class ChunkTable: Sendable {
+    /// A piece of a read reply.
+    enum Piece: Sendable, Equatable {
+        case stored(FileRange)
+        case inline([UInt8])
+    }
+
+    let oid: OID
+    let revision: TID
+    let size: UInt64
+
+    static let prefetchWindow: UInt64 = 16 << 20
+
+    private struct State {
+        /// File offset at which each link starts, ascending.
+        var starts: [UInt64] = []
+        var payloads: [PdataLink.Payload] = []
+        var builtEnd: UInt64 = 0
+        var next: OID?
+        var seen: Set<OID> = []
+        /// Region of Data.fs already requested from the kernel.
+        var prefetchedLow: UInt64 = .max
+        var prefetchedHigh: UInt64 = 0
+        var lastPosition: UInt64?
+        /// -1: links lie at decreasing positions (Zope's layout); +1: increasing.
+        var direction = 0
+    }
+
+    private let state: Mutex<State>
+
+    init(oid: OID, revision: TID, size: UInt64, first: OID) {
+        self.oid = oid
+        self.revision = revision
+        self.size = size
+        var s = State()
+        s.next = first
+        state = Mutex(s)
+    }
+
+    /// The pieces holding bytes [offset, offset + length) of the file,
+    /// clipped to its size and to the end of the chain.
+    func pieces(offset: UInt64, length: Int, storage: FileStorage) throws(FSError) -> [Piece] {
+        let end = min(size, offset + UInt64(length))
+        guard offset < end else { return [] }
+        return try state.withLock { (s: inout State) throws(FSError) -> [Piece] in
+            while s.builtEnd < end, let next = s.next {
+                try Self.walk(next, state: &s, storage: storage)
+            }
+            return Self.slice(s, from: offset, to: min(end, s.builtEnd))
+        }
+    }
+
+    private static func walk(_ oid: OID, state s: inout State, storage: FileStorage) throws(FSError) {
+        guard s.seen.insert(oid).inserted else {
+            throw .corruptObject("Pdata chain loops back to \(oid)")
+        }
+        let link: PdataLink
+        do {
+            link = try PdataLink.read(oid, storage: storage)
+        } catch {
+            throw FSError(error)
+        }
+        if case .stored(let position, _) = link.payload {
+            prefetch(around: position, state: &s, storage: storage)
+        }
+        if link.length > 0 {
+            s.starts.append(s.builtEnd)
+            s.payloads.append(link.payload)
+            s.builtEnd += UInt64(link.length)
+        }
+        s.next = link.next
+    }
+
+    private static func prefetch(around position: UInt64, state s: inout State, storage: FileStorage) {
+        if let last = s.lastPosition, s.direction == 0 {
+            s.direction = position < last ? -1 : 1
+        }
+        s.lastPosition = position
+        let window = prefetchWindow
+        switch s.direction {
+        case -1:
+            guard position < s.prefetchedLow || position - s.prefetchedLow < window / 2 else { return }
+            let high = min(position + (128 << 10), s.prefetchedLow == .max ? position + (128 << 10) : s.prefetchedLow)
+            let low = high > window ? high - window : 0
+            storage.adviseWillNeed(offset: low, length: high - low)
+            s.prefetchedLow = low
+            s.prefetchedHigh = max(s.prefetchedHigh, high)
+        case 1:
+            guard position >= s.prefetchedHigh || s.prefetchedHigh - position < window / 2 else { return }
+            let low = max(position, s.prefetchedHigh)
+            storage.adviseWillNeed(offset: low, length: window)
+            s.prefetchedHigh = low + window
+            s.prefetchedLow = min(s.prefetchedLow, low)
+        default:
+            // The first link: the direction is not known yet, so ask for a
+            // little on both sides.
+            let low = position > window / 4 ? position - window / 4 : 0
+            storage.adviseWillNeed(offset: low, length: window / 2)
+            s.prefetchedLow = low
+            s.prefetchedHigh = low + window / 2
+        }
+    }
+
+    private static func slice(_ s: State, from offset: UInt64, to end: UInt64) -> [Piece] {
+        guard offset < end else { return [] }
+        // Last link starting at or before `offset`.
+        var lo = 0, hi = s.starts.count
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2
+            if s.starts[mid] <= offset { lo = mid } else { hi = mid }
+        }
+        var pieces: [Piece] = []
+        var cursor = offset
+        var i = lo
+        while cursor < end, i < s.starts.count {
+            let start = s.starts[i]
+            let linkEnd = i + 1 < s.starts.count ? s.starts[i + 1] : s.builtEnd
+            let from = cursor - start
+            let to = min(end, linkEnd) - start
+            switch s.payloads[i] {
+            case .stored(let position, _):
+                pieces.append(.stored(FileRange(offset: position + from, length: Int(to - from))))
+            case .inline(let bytes):
+                pieces.append(.inline(Array(bytes[Int(from)..<Int(to)])))
+            }
+            cursor = start + to
+            i += 1
+        }
+        return pieces
+    }
+}

@@ -1,0 +1,49 @@
+import Storage
+import Synchronization
+
+/// Open files and directories by handle number.
+///
+/// A handle pins what was current at `open`: the revision's chunk table or
+/// inline bytes, a control file's snapshot, a directory's listing. A new
+/// transaction therefore never changes bytes under an open reader (as with a
+/// file replaced by rename on a local disk); the next open sees the new one.
+final class FileHandleTable: Sendable {
+    enum Body: Sendable {
+        case bytes([UInt8])
+        case chain(ChunkTable)
+        case directory([DirectoryItem])
+    }
+
+    struct DirectoryItem: Sendable {
+        var name: String
+        var inode: InodeNumber
+        var kind: FileAttributes.Kind
+        /// Nil for "." and "..", which the kernel does not look up.
+        var oid: OID?
+    }
+
+    private struct State {
+        var next: UInt64 = 1
+        var open: [UInt64: Body] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func insert(_ body: Body) -> UInt64 {
+        state.withLock { s in
+            let h = s.next
+            s.next += 1
+            s.open[h] = body
+            return h
+        }
+    }
+
+    func body(_ handle: UInt64) -> Body? {
+        state.withLock { $0.open[handle] }
+    }
+
+    @discardableResult
+    func remove(_ handle: UInt64) -> Body? {
+        state.withLock { $0.open.removeValue(forKey: handle) }
+    }
+}

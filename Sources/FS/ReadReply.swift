@@ -1,0 +1,42 @@
+/// The answer to a `read`: either bytes already in memory (inline file data,
+/// control files) or byte ranges of the Data.fs file that the bridge hands to
+/// `fuse_reply_data` as fd buffers, so payload moves by splice and never
+/// through a Swift allocation.
+public enum ReadReply: Sendable {
+    case bytes([UInt8])
+    /// Ranges of `descriptor`, in order; their lengths add up to the reply size.
+    case fileRanges(descriptor: Int32, ranges: [FileRange])
+}
+
+/// `length` bytes at absolute `offset` of a file.
+public struct FileRange: Sendable, Equatable {
+    public var offset: UInt64
+    public var length: Int
+    public init(offset: UInt64, length: Int) {
+        self.offset = offset
+        self.length = length
+    }
+}
+
+/// How the kernel should treat an open file.
+public struct OpenReply: Sendable {
+    public var handle: UInt64
+    /// Keep the page cache from the previous open: true while the file's
+    /// revision (its tid) is unchanged since the kernel last cached it.
+    public var keepCache: Bool
+    /// Bypass the page cache: for control files whose content is made per read.
+    public var directIO: Bool
+    public init(handle: UInt64, keepCache: Bool, directIO: Bool) {
+        self.handle = handle
+        self.keepCache = keepCache
+        self.directIO = directIO
+    }
+}
+
+/// Implemented by the FUSE bridge so FS can tell the kernel that cached
+/// attributes, pages or names are stale (follow mode, later commits). Calls
+/// come from FS's own threads, never from inside a FUSE request handler.
+public protocol KernelInvalidator: AnyObject, Sendable {
+    func invalidateInode(_ inode: InodeNumber)
+    func invalidateEntry(parent: InodeNumber, name: String)
+}

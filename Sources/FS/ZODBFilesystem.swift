@@ -1,0 +1,509 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import OFS
+import Storage
+import Synchronization
+import ZODB
+
+/// The filesystem: every FUSE operation is one method here, computed
+/// without libfuse so it can be tested in-process. The FUSE bridge decodes
+/// a request, calls one method, and replies with the value or `FSError.errno`.
+///
+/// Concurrency: methods are called at once from libfuse's worker threads
+/// and from the follower thread. State lives in small, independently locked
+/// tables — decoded nodes (`NodeCache`), chunk tables, open handles, kernel
+/// lookup counts — none held across storage I/O except a chunk table's own
+/// lock while it walks its chain. The storage itself reads with `pread` and
+/// guards its index internally. There is no global lock on the read path.
+public final class ZODBFilesystem: Sendable {
+    public struct Options: Sendable {
+        public var readOnly: Bool = true
+        public var uid: UInt32 = getuid()
+        public var gid: UInt32 = getgid()
+        /// A folder below the mount root to mount instead (`--root /a/b`).
+        public var rootPath: String = ""
+        public var attributeTimeout: Double = 1.0
+        public var entryTimeout: Double = 1.0
+        /// Watch Data.fs for transactions appended by another process.
+        public var follow: Bool = true
+        /// Seconds between checks for appended transactions.
+        public var followInterval: Double = 0.2
+        public init() {}
+    }
+
+    public let storage: FileStorage
+    public let options: Options
+    public let inodes: InodeMap
+    let loader: ObjectLoader
+    let nodes = NodeCache()
+    let handles = FileHandleTable()
+    let stats = Statistics()
+    private let chunkTables = Mutex<[OID: ChunkTable]>([:])
+    /// Lookup count per inode the kernel holds (lookup and readdirplus add, forget subtracts).
+    private let kernelLookups = Mutex<[InodeNumber: UInt64]>([:])
+    /// The revision whose pages the kernel may still cache, per file.
+    private let kernelCachedRevision = Mutex<[OID: TID]>([:])
+    private let invalidatorBox = Mutex<KernelInvalidator?>(nil)
+    private let follower = Mutex<Follower?>(nil)
+    /// What `mount` was given, shown by `.zodbfs/info`.
+    private let rootDescription: String
+
+    public init(storage: FileStorage, options: Options) throws(FSError) {
+        self.storage = storage
+        self.options = options
+        let loader = ObjectLoader(storage: storage)
+        self.loader = loader
+        var rootOID = try Self.mountRoot(loader: loader)
+        var walked = ""
+        for component in options.rootPath.split(separator: "/") where !component.isEmpty {
+            let node = try Node.load(rootOID, loader: loader)
+            guard node.isDirectory else { throw .invalidArgument("--root: \(walked)/\(component) is not a folder") }
+            guard let child = node.child(named: String(component)) else {
+                throw .invalidArgument("--root: no folder \(walked)/\(component)")
+            }
+            walked += "/\(component)"
+            rootOID = child.oid
+        }
+        guard try Node.load(rootOID, loader: loader).isDirectory else {
+            throw .invalidArgument("--root: \(walked) is not a folder")
+        }
+        inodes = InodeMap(rootOID: rootOID)
+        rootDescription = walked.isEmpty ? "/" : walked
+    }
+
+    /// `root['Application']` in a Zope database, else the root mapping itself.
+    static func mountRoot(loader: ObjectLoader) throws(FSError) -> OID {
+        let root: ObjectRecord
+        do {
+            root = try loader.load(.root)
+        } catch {
+            throw FSError(error)
+        }
+        if let app = root.state["data"]?["Application"], let ref = PersistentReference(app), ref.kind == .strong {
+            return ref.oid
+        }
+        return .root
+    }
+
+    /// Set by the bridge once the session exists.
+    public var invalidator: KernelInvalidator? {
+        get { invalidatorBox.withLock { $0 } }
+        set { invalidatorBox.withLock { $0 = newValue } }
+    }
+
+    // MARK: - Nodes
+
+    func node(_ oid: OID) throws(FSError) -> Node {
+        try nodes.node(oid, loader: loader, stats: stats)
+    }
+
+    func attributes(of node: Node) -> FileAttributes {
+        let inode = inodes.inode(for: node.oid)
+        let permissions: UInt32
+        let kind: FileAttributes.Kind
+        switch node.content {
+        case .directory:
+            kind = .directory
+            permissions = 0o755
+        case .file:
+            kind = .regular
+            permissions = 0o644
+        case .rendered:
+            kind = .regular
+            permissions = 0o444
+        }
+        return FileAttributes(
+            inode: inode, kind: kind, permissions: permissions, size: node.size,
+            linkCount: kind == .directory ? 2 : 1, uid: options.uid, gid: options.gid,
+            modificationTime: Timestamp(node.modificationTID.timeIntervalSince1970))
+    }
+
+    func virtualAttributes(_ control: ControlNode) -> FileAttributes {
+        let mtime = Timestamp(storage.lastTransaction.timeIntervalSince1970)
+        switch control {
+        case .folder:
+            return FileAttributes(inode: control.inode, kind: .directory, permissions: 0o555, size: 4096,
+                                  linkCount: 2, uid: options.uid, gid: options.gid, modificationTime: mtime)
+        case .info, .stats:
+            return FileAttributes(inode: control.inode, kind: .regular, permissions: 0o444, size: 0,
+                                  linkCount: 1, uid: options.uid, gid: options.gid, modificationTime: mtime)
+        }
+    }
+
+    func entry(_ attributes: FileAttributes) -> EntryReply {
+        EntryReply(attributes: attributes, generation: 1,
+                   attributeTimeout: options.attributeTimeout, entryTimeout: options.entryTimeout)
+    }
+
+    private func countLookup(_ inode: InodeNumber) {
+        kernelLookups.withLock { $0[inode, default: 0] += 1 }
+    }
+
+    // MARK: - Operations
+
+    public func lookup(parent: InodeNumber, name: String) throws(FSError) -> EntryReply {
+        stats.lookups.add(1, ordering: .relaxed)
+        let reply = try counting { () throws(FSError) -> EntryReply in
+            if let control = ControlNode(inode: parent) {
+                guard control == .folder, let file = ControlNode.files.first(where: { $0.name == name }) else {
+                    throw control == .folder ? .notFound : .notADirectory
+                }
+                return entry(virtualAttributes(file))
+            }
+            if parent == .root, name == ControlNode.folderName {
+                return entry(virtualAttributes(.folder))
+            }
+            guard let parentOID = inodes.oid(for: parent) else { throw .notFound }
+            let dir = try node(parentOID)
+            guard dir.isDirectory else { throw .notADirectory }
+            guard let child = dir.child(named: name) else { throw .notFound }
+            return entry(attributes(of: try node(child.oid)))
+        }
+        countLookup(reply.attributes.inode)
+        return reply
+    }
+
+    /// The kernel dropped `count` references to `inode` (from lookups/readdirplus).
+    public func forget(_ inode: InodeNumber, count: UInt64) {
+        kernelLookups.withLock { table in
+            guard let held = table[inode] else { return }
+            if held <= count { table.removeValue(forKey: inode) } else { table[inode] = held - count }
+        }
+    }
+
+    public func getattr(_ inode: InodeNumber) throws(FSError) -> FileAttributes {
+        stats.getattrs.add(1, ordering: .relaxed)
+        return try counting { () throws(FSError) -> FileAttributes in
+            if let control = ControlNode(inode: inode) { return virtualAttributes(control) }
+            guard let oid = inodes.oid(for: inode) else { throw .notFound }
+            return attributes(of: try node(oid))
+        }
+    }
+
+    public func opendir(_ inode: InodeNumber) throws(FSError) -> UInt64 {
+        try counting { () throws(FSError) -> UInt64 in
+            var items = [FileHandleTable.DirectoryItem(name: ".", inode: inode, kind: .directory, oid: nil),
+                         FileHandleTable.DirectoryItem(name: "..", inode: inode, kind: .directory, oid: nil)]
+            if let control = ControlNode(inode: inode) {
+                guard control == .folder else { throw .notADirectory }
+                for file in ControlNode.files {
+                    items.append(.init(name: file.name, inode: file.inode, kind: .regular, oid: nil))
+                }
+                return handles.insert(.directory(items))
+            }
+            guard let oid = inodes.oid(for: inode) else { throw .notFound }
+            let dir = try node(oid)
+            guard case .directory(let entries, _) = dir.content else { throw .notADirectory }
+            if inode == .root {
+                items.append(.init(name: ControlNode.folderName, inode: ControlNode.folder.inode, kind: .directory, oid: nil))
+            }
+            items.reserveCapacity(items.count + entries.count)
+            for child in entries {
+                // The kind comes from the child's node: cached after the first
+                // listing, and needed anyway by the `ls -l` that follows.
+                let kind: FileAttributes.Kind = ((try? node(child.oid))?.isDirectory ?? false) ? .directory : .regular
+                items.append(.init(name: child.name, inode: inodes.inode(for: child.oid), kind: kind, oid: child.oid))
+            }
+            return handles.insert(.directory(items))
+        }
+    }
+
+    public func readdir(_ inode: InodeNumber, handle: UInt64, offset: UInt64, plus: Bool,
+                        into replier: inout some DirectoryReplier) throws(FSError) {
+        stats.readdirs.add(1, ordering: .relaxed)
+        guard case .directory(let items)? = handles.body(handle) else { throw .badHandle }
+        var index = Int(clamping: offset)
+        while index < items.count {
+            let item = items[index]
+            var reply: EntryReply?
+            if plus {
+                if let oid = item.oid {
+                    guard let child = try? node(oid) else {
+                        // A child that vanished or cannot be decoded is skipped
+                        // here; `lookup` reports its error to whoever asks.
+                        index += 1
+                        continue
+                    }
+                    reply = entry(attributes(of: child))
+                } else if let control = ControlNode(inode: item.inode) {
+                    reply = entry(virtualAttributes(control))
+                } else {
+                    reply = entry((try? getattr(item.inode)) ?? virtualAttributes(.folder))
+                }
+            }
+            guard replier.add(name: item.name, inode: item.inode, kind: reply?.attributes.kind ?? item.kind,
+                              entry: reply, nextOffset: UInt64(index + 1)) else { return }
+            if plus, item.name != ".", item.name != ".." { countLookup(item.inode) }
+            index += 1
+        }
+    }
+
+    public func releasedir(_ inode: InodeNumber, handle: UInt64) {
+        handles.remove(handle)
+    }
+
+    /// `flags` are the open(2) flags (O_ACCMODE bits matter).
+    public func open(_ inode: InodeNumber, flags: Int32) throws(FSError) -> OpenReply {
+        stats.opens.add(1, ordering: .relaxed)
+        return try counting { () throws(FSError) -> OpenReply in
+            if options.readOnly && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) {
+                throw .readOnly
+            }
+            if let control = ControlNode(inode: inode) {
+                guard control != .folder else { throw .isADirectory }
+                guard (flags & O_ACCMODE) == O_RDONLY else { throw .accessDenied }
+                let handle = handles.insert(.bytes(Array(controlContent(control).utf8)))
+                stats.openHandles.add(1, ordering: .relaxed)
+                return OpenReply(handle: handle, keepCache: false, directIO: true)
+            }
+            guard let oid = inodes.oid(for: inode) else { throw .notFound }
+            let n = try node(oid)
+            let body: FileHandleTable.Body
+            switch n.content {
+            case .directory:
+                throw .isADirectory
+            case .rendered(let bytes):
+                body = .bytes(bytes)
+            case .file(let file):
+                switch file.body {
+                case .inline(let bytes):
+                    body = .bytes(Array(bytes.prefix(Int(clamping: file.size))))
+                case .chain(let first):
+                    body = .chain(chunkTable(for: file, first: first))
+                }
+            }
+            let revision = n.object.record.tid
+            let keep = kernelCachedRevision.withLock { cached in
+                defer { cached[oid] = revision }
+                return cached[oid] == revision
+            }
+            stats.openHandles.add(1, ordering: .relaxed)
+            return OpenReply(handle: handles.insert(body), keepCache: keep, directIO: false)
+        }
+    }
+
+    private func chunkTable(for file: ZopeFile, first: OID) -> ChunkTable {
+        let oid = file.record.oid
+        let revision = file.record.tid
+        return chunkTables.withLock { tables in
+            if let table = tables[oid], table.revision == revision { return table }
+            if tables.count >= 4096 { tables.removeAll(keepingCapacity: true) }
+            let table = ChunkTable(oid: oid, revision: revision, size: file.size, first: first)
+            tables[oid] = table
+            stats.chunkTablesBuilt.add(1, ordering: .relaxed)
+            return table
+        }
+    }
+
+    public func read(_ inode: InodeNumber, handle: UInt64, offset: UInt64, size: Int) throws(FSError) -> ReadReply {
+        stats.reads.add(1, ordering: .relaxed)
+        let reply = try counting { () throws(FSError) -> ReadReply in
+            switch handles.body(handle) {
+            case .bytes(let bytes)?:
+                guard offset < UInt64(bytes.count) else { return .bytes([]) }
+                let start = Int(offset)
+                return .bytes(Array(bytes[start..<min(bytes.count, start + size)]))
+            case .chain(let table)?:
+                let pieces = try table.pieces(offset: offset, length: size, storage: storage)
+                var ranges: [FileRange] = []
+                ranges.reserveCapacity(pieces.count)
+                for piece in pieces {
+                    guard case .stored(let range) = piece else { return try materialize(pieces) }
+                    ranges.append(range)
+                }
+                return .fileRanges(descriptor: storage.descriptor, ranges: ranges)
+            case .directory?:
+                throw .isADirectory
+            case nil:
+                throw .badHandle
+            }
+        }
+        switch reply {
+        case .bytes(let b): stats.bytesRead.add(UInt64(b.count), ordering: .relaxed)
+        case .fileRanges(_, let ranges):
+            stats.bytesRead.add(ranges.reduce(0) { $0 + UInt64($1.length) }, ordering: .relaxed)
+        }
+        return reply
+    }
+
+    /// A reply mixing stored and inline pieces (a chain with tiny links) is
+    /// assembled in memory; it is at most one request long.
+    private func materialize(_ pieces: [ChunkTable.Piece]) throws(FSError) -> ReadReply {
+        var out: [UInt8] = []
+        for piece in pieces {
+            switch piece {
+            case .inline(let bytes): out += bytes
+            case .stored(let range):
+                do { out += try storage.read(at: range.offset, count: range.length) } catch { throw .storage(error) }
+            }
+        }
+        return .bytes(out)
+    }
+
+    public func release(_ inode: InodeNumber, handle: UInt64) {
+        if handles.remove(handle) != nil {
+            stats.openHandles.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    public func statfs() -> FilesystemStatistics {
+        let blockSize: UInt64 = 4096
+        var free: UInt64 = 0
+        var available: UInt64 = 0
+        if !options.readOnly,
+           let space = try? FileManager.default.attributesOfFileSystem(forPath: storage.path),
+           let bytes = (space[.systemFreeSize] as? NSNumber)?.uint64Value {
+            free = bytes / blockSize
+            available = free
+        }
+        let used = (storage.size + blockSize - 1) / blockSize
+        return FilesystemStatistics(
+            blockSize: blockSize, totalBlocks: used + free, freeBlocks: free, availableBlocks: available,
+            totalFiles: UInt64(storage.objectCount), freeFiles: 0, maximumNameLength: 255)
+    }
+
+    static let contentTypeAttribute = "user.zope.content_type"
+    static let titleAttribute = "user.zope.title"
+    static let metaTypeAttribute = "user.zope.meta_type"
+    static let oidAttribute = "user.zodb.oid"
+    static let tidAttribute = "user.zodb.tid"
+
+    public func getxattr(_ inode: InodeNumber, name: String) throws(FSError) -> [UInt8] {
+        try counting { () throws(FSError) -> [UInt8] in
+            guard let value = try extendedAttributes(inode).first(where: { $0.0 == name })?.1 else {
+                throw .noSuchAttribute
+            }
+            return Array(value.utf8)
+        }
+    }
+
+    public func listxattr(_ inode: InodeNumber) throws(FSError) -> [String] {
+        try counting { () throws(FSError) -> [String] in try extendedAttributes(inode).map(\.0) }
+    }
+
+    private func extendedAttributes(_ inode: InodeNumber) throws(FSError) -> [(String, String)] {
+        if ControlNode(inode: inode) != nil { return [] }
+        guard let oid = inodes.oid(for: inode) else { throw .notFound }
+        let n = try node(oid)
+        var attrs: [(String, String)] = []
+        if case .file(let file) = n.content, let type = file.contentType {
+            attrs.append((Self.contentTypeAttribute, type))
+        }
+        if let title = n.object.title { attrs.append((Self.titleAttribute, title)) }
+        attrs.append((Self.metaTypeAttribute, nodes.metaType(of: oid) ?? n.object.metaType))
+        attrs.append((Self.oidAttribute, "0x\(n.oid)"))
+        attrs.append((Self.tidAttribute, "0x\(n.object.record.tid)"))
+        return attrs
+    }
+
+    /// Called for every operation that would modify the store while it is
+    /// read-only (create, write, mkdir, unlink, rename, setattr, setxattr...).
+    public func refuseModification() -> FSError {
+        stats.errors.add(1, ordering: .relaxed)
+        return options.readOnly ? .readOnly : .unsupported
+    }
+
+    /// Runs `body`, counting a thrown error in the statistics.
+    private func counting<T>(_ body: () throws(FSError) -> T) throws(FSError) -> T {
+        do {
+            return try body()
+        } catch {
+            stats.errors.add(1, ordering: .relaxed)
+            throw error
+        }
+    }
+
+    // MARK: - Control files
+
+    /// The text of `.zodbfs/info`.
+    public func infoText() -> String { controlContent(.info) }
+
+    func controlContent(_ control: ControlNode) -> String {
+        switch control {
+        case .folder: return ""
+        case .stats: return stats.render()
+        case .info:
+            let last = storage.lastTransaction
+            return """
+            storage: \(storage.path)
+            format: \(storage.magic)
+            size: \(storage.size)
+            objects: \(storage.objectCount)
+            last_transaction: 0x\(last) \(last.isoString)
+            root: \(rootDescription) (oid 0x\(inodes.rootOID))
+            read_only: \(options.readOnly)
+            follow: \(options.follow)
+
+            """
+        }
+    }
+
+    // MARK: - Paths (CLI use: ls, cat, info without a mount)
+
+    /// The inode at `path` below the mount root ("" or "/" is the root).
+    public func resolve(path: String) throws(FSError) -> InodeNumber {
+        var inode = InodeNumber.root
+        for component in path.split(separator: "/") where !component.isEmpty {
+            inode = try lookup(parent: inode, name: String(component)).attributes.inode
+        }
+        return inode
+    }
+
+    // MARK: - Follow mode
+
+    /// Starts background work (follow mode) once the mount is live.
+    public func start() {
+        guard options.follow else { return }
+        follower.withLock { f in
+            guard f == nil else { return }
+            let started = Follower(interval: options.followInterval) { [weak self] in self?.followOnce() }
+            started.start()
+            f = started
+        }
+    }
+
+    /// Stops background work before unmount.
+    public func stop() {
+        let f = follower.withLock { f -> Follower? in
+            defer { f = nil }
+            return f
+        }
+        f?.stop()
+    }
+
+    /// Picks up transactions another process appended, drops what they made
+    /// stale and tells the kernel. Returns the number of transactions seen.
+    @discardableResult
+    public func followOnce() -> Int {
+        let appended: [TransactionSummary]
+        do {
+            appended = try storage.poll()
+        } catch {
+            stats.errors.add(1, ordering: .relaxed)
+            return 0
+        }
+        guard !appended.isEmpty else { return 0 }
+        stats.transactionsFollowed.add(UInt64(appended.count), ordering: .relaxed)
+        var changed: Set<OID> = []
+        for txn in appended { changed.formUnion(txn.oids) }
+        let dropped = nodes.invalidate(changed)
+        chunkTables.withLock { tables in
+            for oid in changed { tables.removeValue(forKey: oid) }
+        }
+        let kernel = invalidator
+        let known = kernelLookups.withLock { table in changed.map { inodes.inode(for: $0) }.filter { table[$0] != nil } }
+        for node in dropped {
+            let inode = inodes.inode(for: node.oid)
+            kernel?.invalidateInode(inode)
+            guard case .directory(let oldEntries, _) = node.content else { continue }
+            let fresh = try? self.node(node.oid)
+            for old in oldEntries where fresh?.child(named: old.name)?.oid != old.oid {
+                kernel?.invalidateEntry(parent: inode, name: old.name)
+            }
+        }
+        for inode in known { kernel?.invalidateInode(inode) }
+        return appended.count
+    }
+}

@@ -1,0 +1,82 @@
+import Pickle
+import Storage
+import ZODB
+
+/// One link of a `Pdata` chain (zodb_formats §6.6): where its `data`
+/// payload lies in Data.fs and which link follows.
+///
+/// Reading a link decodes only the few hundred bytes around the payload —
+/// the record's head (class pickle, the state up to the `BINBYTES` length)
+/// and its tail (the `next` reference) — and never copies the 64 KiB
+/// payload: the chunk table is built from these, and reads then move the
+/// payload straight from Data.fs.
+public struct PdataLink: Sendable, Equatable {
+    public enum Payload: Sendable, Equatable {
+        /// Absolute position and length of the payload bytes in Data.fs.
+        case stored(offset: UInt64, length: Int)
+        /// Payload too small to be left in place (or stored as text).
+        case inline([UInt8])
+    }
+    public var oid: OID
+    public var tid: TID
+    public var payload: Payload
+    public var next: OID?
+
+    public var length: Int {
+        switch payload {
+        case .stored(_, let length): return length
+        case .inline(let bytes): return bytes.count
+        }
+    }
+
+    /// Head and tail sizes read around the payload: the head covers the
+    /// class pickle and the state up to the payload's length field, the
+    /// tail the `next` reference, in every pickle protocol ZODB writes.
+    static let headBytes = 512
+    static let tailBytes = 256
+    /// Payloads at least this long are located rather than copied.
+    static let inPlaceThreshold = 256
+
+    public static func read(_ oid: OID, storage: FileStorage) throws(RecordError) -> PdataLink {
+        let location: DataRecord
+        do {
+            location = try storage.currentRecord(oid)
+        } catch {
+            throw .storage(error)
+        }
+        let total = location.pickleLength
+        let input: PickleInput
+        do {
+            if total <= headBytes + tailBytes {
+                input = PickleInput(try storage.read(at: location.pickleOffset, count: total))
+            } else {
+                let head = try storage.read(at: location.pickleOffset, count: headBytes)
+                let tail = try storage.read(at: location.pickleOffset + UInt64(total - tailBytes), count: tailBytes)
+                input = PickleInput(head: head, tail: tail, totalLength: total)
+            }
+        } catch {
+            throw .storage(error)
+        }
+        var decoder = PickleDecoder(input, largeBytesThreshold: inPlaceThreshold)
+        let state: PickleValue
+        do {
+            _ = try decoder.decodeNext()
+            state = try decoder.decodeNext()
+        } catch {
+            throw .badPickle(oid: oid, reason: "\(error)")
+        }
+        let payload: Payload
+        switch state["data"] {
+        case .byteRange(let offset, let length)?:
+            payload = .stored(offset: location.pickleOffset + UInt64(offset), length: length)
+        case .bytes(let bytes)?:
+            payload = .inline(bytes)
+        case .string(let text)?:
+            payload = .inline(Array(text.utf8))
+        default:
+            throw .unexpectedState(oid: oid, expected: "a Pdata state with data")
+        }
+        let next = state["next"].flatMap { PersistentReference($0)?.oid }
+        return PdataLink(oid: oid, tid: location.tid, payload: payload, next: next)
+    }
+}

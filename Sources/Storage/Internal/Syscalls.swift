@@ -1,0 +1,129 @@
+// The system calls the storage engine makes that swift-system does not wrap
+// (posix_fadvise, flock, fsync, rename, a positional read loop), written in
+// swift-system's style: thin, typed, `throws(Errno)`, EINTR retried where the
+// call can be interrupted. This is the only file of the target that touches
+// libc or unsafe pointers.
+
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Advice about the expected access pattern, for ``SystemPackage/FileDescriptor/advise(_:offset:length:)``.
+///
+/// The corresponding C constants are `POSIX_FADV_*`.
+struct FileAdvice: RawRepresentable, Hashable, Sendable {
+    var rawValue: Int32
+    init(rawValue: Int32) { self.rawValue = rawValue }
+
+    #if os(Linux)
+    /// The data will be read soon: start reading it into the page cache (`POSIX_FADV_WILLNEED`).
+    static var willNeed: FileAdvice { FileAdvice(rawValue: Int32(POSIX_FADV_WILLNEED)) }
+    /// The data will be read once, front to back (`POSIX_FADV_SEQUENTIAL`).
+    static var sequential: FileAdvice { FileAdvice(rawValue: Int32(POSIX_FADV_SEQUENTIAL)) }
+    #else
+    static var willNeed: FileAdvice { FileAdvice(rawValue: 3) }
+    static var sequential: FileAdvice { FileAdvice(rawValue: 2) }
+    #endif
+}
+
+/// The operations of `flock(2)`.
+struct FileLockOperation: RawRepresentable, Hashable, Sendable {
+    var rawValue: Int32
+    init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// An exclusive lock that fails with `EWOULDBLOCK` instead of waiting (`LOCK_EX | LOCK_NB`).
+    static var exclusiveNonBlocking: FileLockOperation { FileLockOperation(rawValue: LOCK_EX | LOCK_NB) }
+    /// Releases the lock (`LOCK_UN`).
+    static var unlock: FileLockOperation { FileLockOperation(rawValue: LOCK_UN) }
+}
+
+extension FileDescriptor {
+    /// Announces an access pattern for a range of the file. Advisory only.
+    ///
+    /// The corresponding C function is `posix_fadvise`; on systems without it
+    /// this does nothing.
+    func advise(_ advice: FileAdvice, offset: UInt64, length: UInt64) throws(Errno) {
+        #if os(Linux)
+        let result = posix_fadvise(rawValue, off_t(clamping: offset), off_t(clamping: length), advice.rawValue)
+        // posix_fadvise returns the error number instead of setting errno.
+        if result != 0 { throw Errno(rawValue: result) }
+        #endif
+    }
+
+    /// Applies or removes a BSD advisory lock on the whole file.
+    ///
+    /// The corresponding C function is `flock` (not `fcntl` locks: ZODB's
+    /// zc.lockfile uses `flock`, and the two kinds do not see each other).
+    func lock(_ operation: FileLockOperation) throws(Errno) {
+        try retryingInterrupts { flock(rawValue, operation.rawValue) }
+    }
+
+    /// Flushes the file's data and metadata to stable storage.
+    ///
+    /// The corresponding C function is `fsync`.
+    func synchronize() throws(Errno) {
+        try retryingInterrupts { fsync(rawValue) }
+    }
+
+    /// Reads up to `count` bytes at `offset` into `buffer[start...]`, looping over
+    /// short reads; returns fewer bytes only at the end of the file.
+    ///
+    /// The corresponding C function is `pread`, which leaves the file offset
+    /// alone, so any number of threads can call this on one descriptor.
+    func readFully(
+        fromAbsoluteOffset offset: UInt64, count: Int, into buffer: inout [UInt8], at start: Int
+    ) throws(Errno) -> Int {
+        precondition(count >= 0 && start >= 0 && start + count <= buffer.count)
+        var done = 0
+        while done < count {
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes { raw in
+                    try self.read(
+                        fromAbsoluteOffset: Int64(offset) + Int64(done),
+                        into: UnsafeMutableRawBufferPointer(rebasing: raw[(start + done)..<(start + count)]),
+                        retryOnInterrupt: true)
+                }
+            } catch let error as Errno {
+                throw error
+            } catch {
+                throw Errno.ioError
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+}
+
+/// Renames a file, atomically replacing `destination` if it exists.
+///
+/// The corresponding C function is `rename`.
+func systemRename(_ source: String, _ destination: String) throws(Errno) {
+    try retryingInterrupts { rename(source, destination) }
+}
+
+/// Removes a file name. The corresponding C function is `unlink`.
+func systemUnlink(_ path: String) throws(Errno) {
+    try retryingInterrupts { unlink(path) }
+}
+
+/// The calling process's id. The corresponding C function is `getpid`.
+func systemProcessID() -> Int32 {
+    Int32(getpid())
+}
+
+/// Runs a call that returns -1 and sets `errno` on failure, retrying on `EINTR`.
+private func retryingInterrupts(_ call: () -> Int32) throws(Errno) {
+    while true {
+        if call() != -1 { return }
+        let error = Errno(rawValue: errno)
+        if error != .interrupted { throw error }
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `zodbfs` command line (DESIGN.md "The command line"). Each
+/// subcommand parses and validates, then calls into the library targets.
+@main
+struct ZodbfsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zodbfs",
+        abstract: "Mount a ZODB FileStorage (Zope's Data.fs) as a directory tree.",
+        subcommands: [Mount.self, Unmount.self, List.self, Cat.self, Info.self]
+    )
+}

@@ -1,0 +1,63 @@
+import Foundation
+import TestSupport
+
+/// A real zodbfs mount of a Data.fs, made with the CLI the way a user
+/// makes one (`zodbfs mount STORE MOUNTPOINT`, which returns once the mount
+/// is live) and taken down with `zodbfs unmount`.
+final class MountedStore {
+    let mountpoint: String
+    let store: String
+    private let binary: String
+    private var mounted = false
+
+    /// FUSE needs /dev/fuse and the right to mount; under CI both are
+    /// required, so a mount test never passes by being skipped there.
+    static var available: Bool {
+        TestEnvironment.isCI || (access("/dev/fuse", R_OK | W_OK) == 0 && getuid() == 0)
+    }
+
+    init(store: String, in scratch: ScratchDirectory, arguments: [String] = []) throws {
+        self.store = store
+        binary = try TestEnvironment.binary()
+        mountpoint = scratch.path("mnt")
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        let result = try runCommand(binary, ["mount", store, mountpoint] + arguments, timeout: 60)
+        guard result.status == 0 else {
+            throw TestEnvironment.Missing(description: "mount failed (\(result.status)): \(result.stderr)")
+        }
+        mounted = true
+    }
+
+    func path(_ relative: String) -> String { mountpoint + "/" + relative }
+
+    static func isMounted(_ mountpoint: String) -> Bool {
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first.map(String.init) == mountpoint }
+    }
+
+    func unmount() throws {
+        guard mounted else { return }
+        mounted = false
+        let result = try runCommand(binary, ["unmount", mountpoint], timeout: 30)
+        guard result.status == 0 else {
+            throw TestEnvironment.Missing(description: "unmount failed: \(result.stderr)")
+        }
+        for _ in 0..<200 where Self.isMounted(mountpoint) { usleep(10_000) }
+    }
+
+    deinit {
+        if mounted { _ = try? runCommand("umount", ["-l", mountpoint]) }
+    }
+}
+
+/// Runs a shell command line and returns its stdout, failing on a non-zero exit.
+@discardableResult
+func shell(_ command: String, allowFailure: Bool = false) throws -> CommandResult {
+    let result = try runCommand("/bin/bash", ["-c", command], timeout: 600)
+    if !allowFailure && result.status != 0 {
+        throw TestEnvironment.Missing(description: "`\(command)` failed (\(result.status)): \(result.stderr)")
+    }
+    return result
+}
+
+func quoted(_ path: String) -> String { "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'" }
