@@ -13,7 +13,6 @@ measure.  MB/s are 10^6 bytes per second, as dd prints them.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -150,7 +149,7 @@ class Fixture:
 def ensure_fixture(rebuild):
     manifest = os.path.join(FIXTURE_DIR, 'manifest.json')
     if rebuild or not os.path.exists(manifest):
-        log('building the bench fixture with the pinned Zope (about 20 s)')
+        log('building the bench fixture with the pinned Zope (about half a minute)')
         tmp = FIXTURE_DIR + '.new'
         shutil.rmtree(tmp, ignore_errors=True)
         t0 = time.perf_counter()
@@ -189,38 +188,34 @@ def ensure_plain_tree(fx):
 
 
 class ZodbfsMount:
-    """One mount point; ``fresh()`` (re)mounts the store on it."""
+    """One mount point; ``fresh()`` (re)mounts the store on it.  The mount
+    runs in the foreground (-f) as our own child in its own session, so its
+    pid is known, its log is kept, and Ctrl-C reaches only this script,
+    which unmounts."""
 
-    def __init__(self, store, mountpoint):
+    def __init__(self, store, mountpoint, logfile):
         self.store = store
         self.mountpoint = mountpoint
-        self.pid = None
+        self.logfile = logfile
+        self.proc = None
 
-    def _daemon_pid(self):
-        """The detached process serving this mount point: a zodbfs
-        ``mount ... --foreground`` naming our mount point."""
-        for d in os.listdir('/proc'):
-            if not d.isdigit():
-                continue
-            try:
-                with open('/proc/%s/cmdline' % d, 'rb') as f:
-                    argv = f.read().decode('utf-8', 'replace').split('\0')
-            except OSError:
-                continue
-            if ('mount' in argv and '--foreground' in argv
-                    and self.mountpoint in argv
-                    and os.path.basename(argv[0]) == 'zodbfs'):
-                return int(d)
-        return None
+    @property
+    def pid(self):
+        return self.proc.pid
 
     def fresh(self):
         self.unmount()
-        run([ZODBFS, 'mount', self.store, self.mountpoint, '--read-only',
-             '--allow-other'])
-        self.pid = self._daemon_pid()
-        if self.pid is None:
-            raise RuntimeError('mounted, but no zodbfs process serves %s'
-                               % self.mountpoint)
+        with open(self.logfile, 'a') as logf:
+            self.proc = subprocess.Popen(
+                [ZODBFS, 'mount', self.store, self.mountpoint, '--read-only',
+                 '--allow-other', '-f'], stdin=subprocess.DEVNULL, stdout=logf,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 60
+        while not self.is_mounted():
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.unmount()
+                raise RuntimeError('zodbfs mount failed: %s' % tail(self.logfile))
+            time.sleep(0.02)
         return self
 
     def path(self, rel):
@@ -231,22 +226,19 @@ class ZodbfsMount:
             return any(line.split()[1] == self.mountpoint for line in f)
 
     def unmount(self):
-        pid = self.pid or (self._daemon_pid() if os.path.exists(ZODBFS) else None)
         if self.is_mounted():
             r = run([ZODBFS, 'unmount', self.mountpoint], check=False,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if r.returncode != 0 and self.is_mounted():
                 run(['fusermount3', '-u', '-z', self.mountpoint], check=False,
                     stderr=subprocess.DEVNULL)
-        if pid:
-            for _ in range(200):
-                if not os.path.exists('/proc/%d' % pid):
-                    break
-                time.sleep(0.05)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        self.pid = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
 
 
 class Nginx:
@@ -420,7 +412,7 @@ class Bench:
         if with_zodbfs:
             mp = os.path.join(workdir, 'mnt')
             os.makedirs(mp)
-            self.mount = ZodbfsMount(fx.datafs, mp)
+            self.mount = ZodbfsMount(fx.datafs, mp, os.path.join(workdir, 'zodbfs.log'))
 
     # ---- peers ----
 
@@ -432,21 +424,18 @@ class Bench:
         warm = dd_mbps(self.fx.datafs, n, n)
         return {'cold': cold, 'warm': warm}
 
-    def _peer(self, command, path):
-        return subprocess.Popen([VENV_PYTHON, PEER, command, self.fx.datafs, path],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True, env=ENV)
-
-    def _peer_passes(self, command, path, before_first=drop_caches):
-        p = self._peer(command, path)
+    def _peer_passes(self, command, path):
+        """Run zope_peer.py COMMAND: wait until it has opened the database,
+        drop the page cache, then let it do a cold and a warm pass."""
+        p = subprocess.Popen([VENV_PYTHON, PEER, command, self.fx.datafs, path],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True, env=ENV)
         try:
-            ready = json.loads(p.stdout.readline() or 'null')
-            if not ready:
+            if not json.loads(p.stdout.readline() or 'null'):
                 raise RuntimeError('the Python peer (%s) failed to start' % command)
+            drop_caches()
             results = []
-            for i in range(2):
-                if i == 0:
-                    before_first()
+            for _ in ('cold', 'warm'):
                 p.stdin.write('go\n')
                 p.stdin.flush()
                 line = p.stdout.readline()
@@ -663,8 +652,11 @@ def machine_info():
 
 
 NOTES = """\
-Medians of %(runs)d runs. MB = 10^6 bytes. "cold": the page cache is dropped
-after mounting / opening / starting and before measuring.
+Medians of %(runs)d runs, run in rounds (run 1 of every measurement, then run 2,
+...). MB = 10^6 bytes. zodbfs/peer: for MB/s higher is better, for times and
+memory lower is better. "cold": the page cache is dropped after mounting /
+opening / starting and before measuring; Data.fs is read once, unmeasured,
+before the first run, so that no run pays for a cache below this machine's.
 - seq read: dd bs=1M of %(file)s through the mount; a fresh mount
   for "cold" and "1st pass" (which runs after Data.fs was read into the page
   cache), "repeat" reads it again through the same mount.
@@ -783,12 +775,16 @@ def main():
 
     def terminate(signum, frame):
         raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGHUP, terminate)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, terminate)
 
     t_start = time.perf_counter()
     os.makedirs(BENCH_DIR, exist_ok=True)
-    fx = ensure_fixture(args.rebuild)
+    try:
+        fx = ensure_fixture(args.rebuild)
+    except KeyboardInterrupt:
+        print('\nbench: interrupted', file=sys.stderr)
+        return 130
 
     print(machine_info())
     print('fixture: %s, Data.fs %.1f MiB (%d transactions%s); largest file %s, '
@@ -811,6 +807,11 @@ def main():
         if with_zodbfs:
             bench.nginx = Nginx(workdir, bench.mount.mountpoint)
         samples = {name: [] for name in peers + ours}
+        # the first read of a file on a virtual disk may be slower than any
+        # later "cold" one (the host caches too): read it once, unmeasured,
+        # so that every cold run below starts from the same state
+        log('reading Data.fs once (unmeasured)')
+        dd_read(fx.datafs, bs='4M')
         for r in range(args.runs):
             for name in peers + ours:
                 log('run %d/%d: %s' % (r + 1, args.runs, name))

@@ -23,6 +23,7 @@ enum Daemon {
         guard pipe(&fds) == 0 else { throw CommandFailure("pipe: \(String(cString: strerror(errno)))") }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         let childFD: Int32 = 3
+        closeOnExec(except: [writeEnd])
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -70,6 +71,19 @@ enum Daemon {
         var exitStatus: Int32 = 0
         waitpid(pid, &exitStatus, 0)
         throw CommandFailure(text.isEmpty ? "the mount process exited before the mount was live" : text)
+    }
+
+    /// Marks every descriptor this process holds, but `keep` and stdio, as
+    /// close-on-exec, so the long-lived child inherits none of them: a
+    /// caller waiting for our pipes or sockets to close must see them close
+    /// when this process exits, not when the mount ends.
+    private static func closeOnExec(except keep: Set<Int32>) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for name in names {
+            guard let fd = Int32(name), fd > 2, !keep.contains(fd) else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     static func reportReady() {
