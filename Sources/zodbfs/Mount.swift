@@ -44,6 +44,7 @@ struct Mount: ParsableCommand {
             logger.logLevel = .info
             return logger
         }()
+        let storage = try StoreAccess.open(store)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CommandFailure("\(mountpoint): mount point does not exist or is not a directory")
@@ -51,7 +52,6 @@ struct Mount: ParsableCommand {
         guard access("/dev/fuse", R_OK | W_OK) == 0 else {
             throw CommandFailure("/dev/fuse is not available: load the fuse module or run where FUSE is allowed")
         }
-        let storage = try StoreAccess.open(store)
         var options = ZODBFilesystem.Options()
         options.readOnly = true
         options.rootPath = root

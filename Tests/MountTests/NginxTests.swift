@@ -36,7 +36,7 @@ import Testing
         """
         try FileManager.default.createDirectory(atPath: scratch.path("tmp"), withIntermediateDirectories: true)
         try config.write(toFile: scratch.path("nginx.conf"), atomically: true, encoding: .utf8)
-        try shell("nginx -c \(scratch.path("nginx.conf")) -p \(scratch.url.path)")
+        try shell("nginx -c \(scratch.path("nginx.conf")) -p \(scratch.url.path) </dev/null >/dev/null 2>&1")
         defer { _ = try? shell("nginx -c \(scratch.path("nginx.conf")) -p \(scratch.url.path) -s stop", allowFailure: true) }
         for _ in 0..<100 {
             if (try? shell("curl -s -o /dev/null http://127.0.0.1:\(port)/", allowFailure: true))?.status == 0 { break }
