@@ -25,7 +25,8 @@ struct List: ParsableCommand {
             defer { fs.releasedir(inode, handle: handle) }
             var collector = EntryCollector()
             try fs.readdir(inode, handle: handle, offset: 0, plus: false, into: &collector)
-            names = collector.entries.filter { $0.0 != "." && $0.0 != ".." }
+            // The control folder only means something inside a mount.
+            names = collector.entries.filter { ![".", "..", ".zodbfs"].contains($0.0) }
         } catch {
             throw CommandFailure("\(path): \(error)")
         }
