@@ -23,9 +23,16 @@ import ZODB
 /// of already-built parts only take it to copy the ranges they need.
 final class ChunkTable: Sendable {
     /// A piece of a read reply.
-    enum Piece: Sendable, Equatable {
+    private enum Piece: Sendable, Equatable {
         case stored(FileRange)
         case inline([UInt8])
+    }
+
+    /// The pieces of one read: Data.fs ranges only (the usual case, handed
+    /// to the bridge as they are), or a mix that must be assembled.
+    private enum Slice {
+        case stored([FileRange])
+        case mixed([Piece])
     }
 
     let oid: OID
@@ -60,17 +67,33 @@ final class ChunkTable: Sendable {
         state = Mutex(s)
     }
 
-    /// The pieces holding bytes [offset, offset + length) of the file,
-    /// clipped to its size and to the end of the chain.
-    func pieces(offset: UInt64, length: Int, storage: FileStorage) throws(FSError) -> [Piece] {
+    /// Bytes [offset, offset + length) of the file, clipped to its size and
+    /// to the end of the chain: as Data.fs ranges for the bridge to splice,
+    /// or — only for a chain with links too small to locate, where the reply
+    /// mixes both — assembled in memory (at most one request long).
+    func read(offset: UInt64, length: Int, storage: FileStorage) throws(FSError) -> ReadReply {
         let end = min(size, offset + UInt64(length))
-        guard offset < end else { return [] }
-        return try state.withLock { (s: inout State) throws(FSError) -> [Piece] in
+        guard offset < end else { return .bytes([]) }
+        let slice = try state.withLock { (s: inout State) throws(FSError) -> Slice in
             while s.builtEnd < end, let next = s.next {
                 try Self.walk(next, state: &s, storage: storage)
             }
             return Self.slice(s, from: offset, to: min(end, s.builtEnd))
         }
+        let pieces: [Piece]
+        switch slice {
+        case .stored(let ranges): return .fileRanges(descriptor: storage.descriptor, ranges: ranges)
+        case .mixed(let mixed): pieces = mixed
+        }
+        var bytes: [UInt8] = []
+        for piece in pieces {
+            switch piece {
+            case .inline(let inline): bytes += inline
+            case .stored(let range):
+                do { bytes += try storage.read(at: range.offset, count: range.length) } catch { throw .storage(error) }
+            }
+        }
+        return .bytes(bytes)
     }
 
     private static func walk(_ oid: OID, state s: inout State, storage: FileStorage) throws(FSError) {
@@ -124,15 +147,17 @@ final class ChunkTable: Sendable {
         }
     }
 
-    private static func slice(_ s: State, from offset: UInt64, to end: UInt64) -> [Piece] {
-        guard offset < end else { return [] }
+    /// The pieces covering [offset, end).
+    private static func slice(_ s: State, from offset: UInt64, to end: UInt64) -> Slice {
+        guard offset < end else { return .stored([]) }
         // Last link starting at or before `offset`.
         var lo = 0, hi = s.starts.count
         while hi - lo > 1 {
             let mid = (lo + hi) / 2
             if s.starts[mid] <= offset { lo = mid } else { hi = mid }
         }
-        var pieces: [Piece] = []
+        var ranges: [FileRange] = []
+        var mixed: [Piece]?
         var cursor = offset
         var i = lo
         while cursor < end, i < s.starts.count {
@@ -142,13 +167,15 @@ final class ChunkTable: Sendable {
             let to = min(end, linkEnd) - start
             switch s.payloads[i] {
             case .stored(let position, _):
-                pieces.append(.stored(FileRange(offset: position + from, length: Int(to - from))))
+                let range = FileRange(offset: position + from, length: Int(to - from))
+                if mixed != nil { mixed!.append(.stored(range)) } else { ranges.append(range) }
             case .inline(let bytes):
-                pieces.append(.inline(Array(bytes[Int(from)..<Int(to)])))
+                if mixed == nil { mixed = ranges.map(Piece.stored) }
+                mixed!.append(.inline(Array(bytes[Int(from)..<Int(to)])))
             }
             cursor = start + to
             i += 1
         }
-        return pieces
+        return mixed.map(Slice.mixed) ?? .stored(ranges)
     }
 }

@@ -18,11 +18,20 @@ struct Node: Sendable {
     var content: Content
     /// Every record this node was built from, with its tid: the node is stale
     /// once a transaction touches any of them.
-    var sources: [OID: TID]
-
+    let sources: [OID: TID]
     /// mtime: the newest transaction among the records the node was built
     /// from (adding to a BTreeFolder2 changes a bucket, not the folder).
-    var modificationTID: TID { sources.values.max() ?? object.record.tid }
+    /// Kept, not recomputed: a big folder has hundreds of sources and
+    /// `getattr` asks for this on every call.
+    let modificationTID: TID
+
+    init(oid: OID, object: ZopeObject, content: Content, sources: [OID: TID]) {
+        self.oid = oid
+        self.object = object
+        self.content = content
+        self.sources = sources
+        modificationTID = sources.values.max() ?? object.record.tid
+    }
 
     var size: UInt64 {
         switch content {

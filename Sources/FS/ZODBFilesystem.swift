@@ -306,14 +306,7 @@ public final class ZODBFilesystem: Sendable {
                 let start = Int(offset)
                 return .bytes(Array(bytes[start..<min(bytes.count, start + size)]))
             case .chain(let table)?:
-                let pieces = try table.pieces(offset: offset, length: size, storage: storage)
-                var ranges: [FileRange] = []
-                ranges.reserveCapacity(pieces.count)
-                for piece in pieces {
-                    guard case .stored(let range) = piece else { return try materialize(pieces) }
-                    ranges.append(range)
-                }
-                return .fileRanges(descriptor: storage.descriptor, ranges: ranges)
+                return try table.read(offset: offset, length: size, storage: storage)
             case .directory?:
                 throw .isADirectory
             case nil:
@@ -326,20 +319,6 @@ public final class ZODBFilesystem: Sendable {
             stats.bytesRead.add(ranges.reduce(0) { $0 + UInt64($1.length) }, ordering: .relaxed)
         }
         return reply
-    }
-
-    /// A reply mixing stored and inline pieces (a chain with tiny links) is
-    /// assembled in memory; it is at most one request long.
-    private func materialize(_ pieces: [ChunkTable.Piece]) throws(FSError) -> ReadReply {
-        var out: [UInt8] = []
-        for piece in pieces {
-            switch piece {
-            case .inline(let bytes): out += bytes
-            case .stored(let range):
-                do { out += try storage.read(at: range.offset, count: range.length) } catch { throw .storage(error) }
-            }
-        }
-        return .bytes(out)
     }
 
     public func release(_ inode: InodeNumber, handle: UInt64) {
@@ -493,17 +472,21 @@ public final class ZODBFilesystem: Sendable {
             for oid in changed { tables.removeValue(forKey: oid) }
         }
         let kernel = invalidator
-        let known = kernelLookups.withLock { table in changed.map { inodes.inode(for: $0) }.filter { table[$0] != nil } }
+        // Inodes the kernel holds whose record changed, plus every node built
+        // from a changed record (a BTreeFolder2 whose bucket changed).
+        var stale = kernelLookups.withLock { table in
+            Set(changed.map { inodes.inode(for: $0) }.filter { table[$0] != nil })
+        }
+        stale.formUnion(dropped.map { inodes.inode(for: $0.oid) })
+        for inode in stale { kernel?.invalidateInode(inode) }
         for node in dropped {
             let inode = inodes.inode(for: node.oid)
-            kernel?.invalidateInode(inode)
             guard case .directory(let oldEntries, _) = node.content else { continue }
             let fresh = try? self.node(node.oid)
             for old in oldEntries where fresh?.child(named: old.name)?.oid != old.oid {
                 kernel?.invalidateEntry(parent: inode, name: old.name)
             }
         }
-        for inode in known { kernel?.invalidateInode(inode) }
         return appended.count
     }
 }

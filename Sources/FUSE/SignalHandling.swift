@@ -25,6 +25,13 @@ enum SignalHandling {
     /// thread. Returns the errno on failure.
     static func install(for session: OpaquePointer) -> Int32? {
         guard fuse_set_signal_handlers(session) == 0 else { return errno == 0 ? EINVAL : errno }
+        // A process inherits its parent's signal mask (a test runner's or a
+        // supervisor's threads often block everything): unblock ours here,
+        // before the loop and its workers start and inherit this thread's mask.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in signals { sigaddset(&unblock, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         deliverToCurrentThread()
         for signal in signals {
             // libfuse leaves a signal alone that already had a handler or was ignored.

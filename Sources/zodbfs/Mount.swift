@@ -45,13 +45,6 @@ struct Mount: ParsableCommand {
             return logger
         }()
         let storage = try StoreAccess.open(store)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: mountpoint, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CommandFailure("\(mountpoint): mount point does not exist or is not a directory")
-        }
-        guard access("/dev/fuse", R_OK | W_OK) == 0 else {
-            throw CommandFailure("/dev/fuse is not available: load the fuse module or run where FUSE is allowed")
-        }
         var options = ZODBFilesystem.Options()
         options.readOnly = true
         options.rootPath = root
@@ -71,7 +64,8 @@ struct Mount: ParsableCommand {
         do {
             session = try FuseSession(filesystem: filesystem, configuration: configuration)
         } catch {
-            throw CommandFailure("\(mountpoint): \(error)")
+            // FuseError names the mount point itself (missing, busy, stale, no /dev/fuse).
+            throw CommandFailure("\(error)")
         }
         session.onReady = {
             logger.info("mounted \(absoluteStore) on \(mountpoint) (read-only, \(storage.objectCount) objects)")
@@ -80,7 +74,7 @@ struct Mount: ParsableCommand {
         do {
             try session.run()
         } catch {
-            throw CommandFailure("\(mountpoint): \(error)")
+            throw CommandFailure("\(error)")
         }
         logger.info("unmounted \(mountpoint)")
     }

@@ -6,13 +6,11 @@ import Storage
 /// every failure turned into one clear line.
 enum StoreAccess {
     static func open(_ path: String, readOnly: Bool = true) throws -> FileStorage {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandFailure("\(path): no such file")
-        }
         do {
             return try FileStorage(path: path, readOnly: readOnly)
         } catch {
-            throw CommandFailure("\(path): \(error)")
+            // StorageError names the path itself.
+            throw CommandFailure("\(error)")
         }
     }
 

@@ -12,7 +12,7 @@ struct Unmount: ParsableCommand {
         do {
             try FuseSession.unmount(mountpoint)
         } catch {
-            throw CommandFailure("\(mountpoint): \(error)")
+            throw CommandFailure("\(error)")
         }
     }
 }

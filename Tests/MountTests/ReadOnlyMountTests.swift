@@ -151,7 +151,7 @@ import Testing
         defer { scratch.cleanUp() }
         let missing = try runCommand(binary, ["mount", scratch.path("nope.fs"), scratch.path("mnt")])
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("no such file"))
+        #expect(missing.stderr.contains("\(scratch.path("nope.fs")): no such file"), "\(missing.stderr)")
         try Data("not a storage".utf8).write(to: URL(fileURLWithPath: scratch.path("bad.fs")))
         let bad = try runCommand(binary, ["info", scratch.path("bad.fs")])
         #expect(bad.status != 0)
@@ -159,7 +159,8 @@ import Testing
         let fixture = try TestEnvironment.zopeFixture()
         let noMountpoint = try runCommand(binary, ["mount", fixture.dataFS, scratch.path("missing-dir")])
         #expect(noMountpoint.status != 0)
-        #expect(noMountpoint.stderr.contains("mount point"), "\(noMountpoint.stderr)")
+        #expect(noMountpoint.stderr.contains("cannot mount on \(scratch.path("missing-dir")): no such directory"),
+                "\(noMountpoint.stderr)")
 
         // A second mount on a busy mount point fails clearly.
         let mount = try MountedStore(store: fixture.dataFS, in: scratch)

@@ -69,21 +69,8 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
         cArgv.forEach { free($0) }
         cEnv.forEach { free($0) }
     }
-    // Test threads may block signals, and a spawned process inherits the
-    // mask: give it a clean one so SIGTERM reaches the mounts under test.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, program, &actions, &attributes, &cArgv, &cEnv)
+    let spawned = posix_spawn(&pid, program, &actions, nil, &cArgv, &cEnv)
     guard spawned == 0 else {
         throw TestEnvironment.Missing(description: "cannot run \(executable): \(String(cString: strerror(spawned)))")
     }
