@@ -38,6 +38,8 @@ final class ChunkTable: Sendable {
     let oid: OID
     let revision: TID
     let size: UInt64
+    /// The chain's first link (the File's `data` reference).
+    let firstLink: OID
 
     static let prefetchWindow: UInt64 = 16 << 20
 
@@ -62,6 +64,7 @@ final class ChunkTable: Sendable {
         self.oid = oid
         self.revision = revision
         self.size = size
+        self.firstLink = first
         var s = State()
         s.next = first
         state = Mutex(s)

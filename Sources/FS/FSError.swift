@@ -22,10 +22,18 @@ public enum FSError: Error, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     case nameTooLong
     case noSuchAttribute
+    /// An extended attribute the mount does not keep (only `user.zope.*`).
+    case unsupportedAttribute
     case busy(String)
     case noSpace
     case unsupported
     case badHandle
+    /// The spool that holds an open file's uncommitted bytes failed
+    /// (usually ENOSPC); the store is untouched.
+    case spoolFailed(operation: String, errno: Int32)
+    /// The change kept conflicting with concurrent commits and was given up;
+    /// the store is as it was.
+    case conflict(String)
     /// The store could not be read or written; the cause says where.
     case storage(StorageError)
     /// A record decoded to something the object layer could not map.
@@ -45,10 +53,13 @@ public enum FSError: Error, Sendable, CustomStringConvertible {
         case .invalidArgument: return EINVAL
         case .nameTooLong: return ENAMETOOLONG
         case .noSuchAttribute: return ENODATA
+        case .unsupportedAttribute: return EOPNOTSUPP
         case .busy: return EBUSY
         case .noSpace: return ENOSPC
         case .unsupported: return ENOSYS
         case .badHandle: return EBADF
+        case .spoolFailed(_, let code): return code
+        case .conflict: return EIO
         case .storage(let e): return e.errno
         case .corruptObject: return EIO
         }
@@ -67,10 +78,13 @@ public enum FSError: Error, Sendable, CustomStringConvertible {
         case .invalidArgument(let why): return "invalid argument: \(why)"
         case .nameTooLong: return "name too long"
         case .noSuchAttribute: return "no such attribute"
+        case .unsupportedAttribute: return "extended attribute not supported"
         case .busy(let why): return "busy: \(why)"
         case .noSpace: return "no space left on device"
         case .unsupported: return "operation not supported"
         case .badHandle: return "bad file handle"
+        case .spoolFailed(let operation, let code): return "spool \(operation) failed (errno \(code))"
+        case .conflict(let why): return "gave up after repeated conflicts: \(why)"
         case .storage(let e): return "storage: \(e)"
         case .corruptObject(let why): return "corrupt object: \(why)"
         }

@@ -7,11 +7,16 @@ import Synchronization
 /// inline bytes, a control file's snapshot, a directory's listing. A new
 /// transaction therefore never changes bytes under an open reader (as with a
 /// file replaced by rename on a local disk); the next open sees the new one.
+/// Handles on a file being written through the mount are the exception: they
+/// share its ``OpenFile``, as descriptors of one inode do on a disk.
 final class FileHandleTable: Sendable {
     enum Body: Sendable {
         case bytes([UInt8])
         case chain(ChunkTable)
         case directory([DirectoryItem])
+        /// A file open for writing, or open for reading while another
+        /// handle writes it: reads see the uncommitted bytes.
+        case writable(OpenFile)
     }
 
     struct DirectoryItem: Sendable {

@@ -103,3 +103,56 @@ extension FSError {
         }
     }
 }
+
+extension Node {
+    /// This listing after `changes`, committed by transaction `tid` which
+    /// wrote `written` (oid → the serial it replaced); nil unless this node
+    /// was built from exactly the revisions the transaction replaced.
+    /// Only for BTreeFolder2s whose own record the transaction left alone
+    /// (their children live in the tree): a rewritten folder record means
+    /// the node's object is stale too, and a plain Folder's listing is its
+    /// record, so both are simply reloaded.
+    func applying(_ changes: [ContainerChange], tid: TID, written: [OID: TID?]) -> Node? {
+        guard case .directory(var entries, _) = content, case .directory(let folder) = object,
+              case .btree = folder.children else { return nil }
+        for (oid, expected) in written {
+            if let built = sources[oid], built != expected { return nil }
+        }
+        for change in changes {
+            switch change {
+            case .add(let name, let oid, _, let metaType):
+                entries.removeAll { $0.name == name }
+                insert(DirectoryEntry(name: name, oid: oid, metaType: metaType), into: &entries)
+            case .remove(let name):
+                entries.removeAll { $0.name == name }
+            case .rename(let from, let to):
+                guard let i = entries.firstIndex(where: { $0.name == from }) else { return nil }
+                var entry = entries.remove(at: i)
+                entry.name = to
+                entries.removeAll { $0.name == to }
+                insert(entry, into: &entries)
+            }
+        }
+        var index: [String: Int] = [:]
+        index.reserveCapacity(entries.count)
+        for (i, entry) in entries.enumerated() { index[entry.name] = i }
+        var newSources = sources
+        for oid in written.keys { newSources[oid] = tid }
+        return Node(oid: oid, object: object, content: .directory(entries: entries, index: index), sources: newSources)
+    }
+
+    /// BTree order of str keys: by code point, as Python compares them.
+    static func keyOrder(_ a: DirectoryEntry, _ b: DirectoryEntry) -> Bool {
+        a.name.unicodeScalars.lexicographicallyPrecedes(b.name.unicodeScalars)
+    }
+
+    /// Into a BTreeFolder2 listing, which is in key order.
+    private func insert(_ entry: DirectoryEntry, into entries: inout [DirectoryEntry]) {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if Self.keyOrder(entries[mid], entry) { lo = mid + 1 } else { hi = mid }
+        }
+        entries.insert(entry, at: lo)
+    }
+}

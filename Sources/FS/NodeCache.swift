@@ -10,7 +10,7 @@ import ZODB
 /// read-mostly: FUSE workers fill it, the follower drops entries when new
 /// transactions arrive.
 final class NodeCache: Sendable {
-    private struct State {
+    struct State {
         var nodes: [OID: Node] = [:]
         /// For each record oid, the nodes built from it (a bucket → its BTreeFolder2).
         var dependents: [OID: Set<OID>] = [:]
@@ -18,7 +18,7 @@ final class NodeCache: Sendable {
         var metaTypes: [OID: String] = [:]
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     /// Upper bound on cached nodes; past it the cache is cleared wholesale
     /// (cheap, and a directory tree's hot part refills at once).
     private let capacity: Int
@@ -77,5 +77,38 @@ final class NodeCache: Sendable {
 
     func cached(_ oid: OID) -> Node? {
         state.withLock { $0.nodes[oid] }
+    }
+}
+
+extension NodeCache {
+    /// Brings the cache up to a transaction this process committed: nodes
+    /// built from a written record are dropped, except the listings of
+    /// `listings`' folders, which are patched with the changes — if the
+    /// cached listing is exactly the one the transaction was built on
+    /// (every written record it was built from has the serial the
+    /// transaction expected). Check, patch and drop happen under one lock,
+    /// so concurrent commits to one folder patch one after the other or
+    /// fall back to a reload.
+    func apply(written: [OID: TID?], tid: TID, listings: [OID: [ContainerChange]]) {
+        state.withLock { s in
+            var patched: [Node] = []
+            for (folder, changes) in listings {
+                guard let node = s.nodes[folder], written[folder] == nil,
+                      let updated = node.applying(changes, tid: tid, written: written) else { continue }
+                patched.append(updated)
+            }
+            for oid in written.keys {
+                var affected = s.dependents.removeValue(forKey: oid) ?? []
+                affected.insert(oid)
+                for nodeOID in affected { s.nodes.removeValue(forKey: nodeOID) }
+            }
+            for node in patched {
+                s.nodes[node.oid] = node
+                for source in node.sources.keys { s.dependents[source, default: []].insert(node.oid) }
+                for change in listings[node.oid] ?? [] {
+                    if case .add(_, let oid, _, let metaType) = change { s.metaTypes[oid] = metaType }
+                }
+            }
+        }
     }
 }

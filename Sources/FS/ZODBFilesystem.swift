@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Logging
 import OFS
 import Storage
 import Synchronization
@@ -16,7 +17,10 @@ import ZODB
 /// tables — decoded nodes (`NodeCache`), chunk tables, open handles, kernel
 /// lookup counts — none held across storage I/O except a chunk table's own
 /// lock while it walks its chain. The storage itself reads with `pread` and
-/// guards its index internally. There is no global lock on the read path.
+/// guards its index internally. There is no global lock on the read path,
+/// and none on the write path either: files open for writing have their own
+/// locks (``OpenFile``), and changes are committed optimistically
+/// (``Committer``), meeting only in the storage's commit lock.
 public final class ZODBFilesystem: Sendable {
     public struct Options: Sendable {
         public var readOnly: Bool = true
@@ -30,6 +34,7 @@ public final class ZODBFilesystem: Sendable {
         public var follow: Bool = true
         /// Seconds between checks for appended transactions.
         public var followInterval: Double = 0.2
+        public var logger = Logger(label: "zodbfs")
         public init() {}
     }
 
@@ -40,6 +45,10 @@ public final class ZODBFilesystem: Sendable {
     let nodes = NodeCache()
     let handles = FileHandleTable()
     let stats = Statistics()
+    /// Nil on a read-only mount.
+    let writer: StoreWriter?
+    let openFiles = OpenFileTable()
+    var logger: Logger { options.logger }
     private let chunkTables = Mutex<[OID: ChunkTable]>([:])
     /// Lookup count per inode the kernel holds (lookup and readdirplus add, forget subtracts).
     private let kernelLookups = Mutex<[InodeNumber: UInt64]>([:])
@@ -71,6 +80,13 @@ public final class ZODBFilesystem: Sendable {
         }
         inodes = InodeMap(rootOID: rootOID)
         rootDescription = walked.isEmpty ? "/" : walked
+        if options.readOnly {
+            writer = nil
+        } else {
+            guard !storage.isReadOnly else { throw .invalidArgument("a writable mount needs a storage opened read-write") }
+            writer = StoreWriter(storage: storage, committer: Committer(storage: storage),
+                                 spool: try SpoolDirectory(storagePath: storage.path))
+        }
     }
 
     /// `root['Application']` in a Zope database, else the root mapping itself.
@@ -101,7 +117,7 @@ public final class ZODBFilesystem: Sendable {
 
     func attributes(of node: Node) -> FileAttributes {
         let inode = inodes.inode(for: node.oid)
-        let permissions: UInt32
+        var permissions: UInt32
         let kind: FileAttributes.Kind
         switch node.content {
         case .directory:
@@ -114,10 +130,13 @@ public final class ZODBFilesystem: Sendable {
             kind = .regular
             permissions = 0o444
         }
+        let state = node.object.record.state
+        if kind != .regular || permissions != 0o444, let mode = PosixAttributes.mode(in: state) { permissions = mode }
+        let mtime = PosixAttributes.modificationTime(in: state) ?? node.modificationTID.timeIntervalSince1970
         return FileAttributes(
             inode: inode, kind: kind, permissions: permissions, size: node.size,
             linkCount: kind == .directory ? 2 : 1, uid: options.uid, gid: options.gid,
-            modificationTime: Timestamp(node.modificationTID.timeIntervalSince1970))
+            modificationTime: Timestamp(mtime))
     }
 
     func virtualAttributes(_ control: ControlNode) -> FileAttributes {
@@ -137,7 +156,7 @@ public final class ZODBFilesystem: Sendable {
                    attributeTimeout: options.attributeTimeout, entryTimeout: options.entryTimeout)
     }
 
-    private func countLookup(_ inode: InodeNumber) {
+    func countLookup(_ inode: InodeNumber) {
         kernelLookups.withLock { $0[inode, default: 0] += 1 }
     }
 
@@ -156,9 +175,13 @@ public final class ZODBFilesystem: Sendable {
                 return entry(virtualAttributes(.folder))
             }
             guard let parentOID = inodes.oid(for: parent) else { throw .notFound }
+            if let pending = openFiles.pendingChild(parent: parentOID, name: name) {
+                return entry(attributes(of: pending))
+            }
             let dir = try node(parentOID)
             guard dir.isDirectory else { throw .notADirectory }
             guard let child = dir.child(named: name) else { throw .notFound }
+            if let open = openFiles.file(inodes.inode(for: child.oid)) { return entry(attributes(of: open)) }
             return entry(attributes(of: try node(child.oid)))
         }
         countLookup(reply.attributes.inode)
@@ -177,6 +200,7 @@ public final class ZODBFilesystem: Sendable {
         stats.getattrs.add(1, ordering: .relaxed)
         return try counting { () throws(FSError) -> FileAttributes in
             if let control = ControlNode(inode: inode) { return virtualAttributes(control) }
+            if let open = openFiles.file(inode) { return attributes(of: open) }
             guard let oid = inodes.oid(for: inode) else { throw .notFound }
             return attributes(of: try node(oid))
         }
@@ -205,6 +229,9 @@ public final class ZODBFilesystem: Sendable {
                 // listing, and needed anyway by the `ls -l` that follows.
                 let kind: FileAttributes.Kind = ((try? node(child.oid))?.isDirectory ?? false) ? .directory : .regular
                 items.append(.init(name: child.name, inode: inodes.inode(for: child.oid), kind: kind, oid: child.oid))
+            }
+            for pending in openFiles.pendingChildren(parent: oid) where dir.child(named: pending.name) == nil {
+                items.append(.init(name: pending.name, inode: pending.file.inode, kind: .regular, oid: nil))
             }
             return handles.insert(.directory(items))
         }
@@ -248,7 +275,8 @@ public final class ZODBFilesystem: Sendable {
     public func open(_ inode: InodeNumber, flags: Int32) throws(FSError) -> OpenReply {
         stats.opens.add(1, ordering: .relaxed)
         return try counting { () throws(FSError) -> OpenReply in
-            if options.readOnly && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) {
+            let writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0
+            if options.readOnly && writing {
                 throw .readOnly
             }
             if let control = ControlNode(inode: inode) {
@@ -258,8 +286,16 @@ public final class ZODBFilesystem: Sendable {
                 stats.openHandles.add(1, ordering: .relaxed)
                 return OpenReply(handle: handle, keepCache: false, directIO: true)
             }
+            if let open = openFiles.file(inode) {
+                // Being written through another handle: read what it wrote.
+                if writing { return try openForWriting(inode, oid: open.oid, flags: flags, existing: open) }
+                stats.openHandles.add(1, ordering: .relaxed)
+                return OpenReply(handle: handles.insert(.writable(try openFiles.attach(inode) { open })),
+                                 keepCache: true, directIO: false)
+            }
             guard let oid = inodes.oid(for: inode) else { throw .notFound }
             let n = try node(oid)
+            if writing { return try openForWriting(inode, oid: oid, node: n, flags: flags) }
             let body: FileHandleTable.Body
             switch n.content {
             case .directory:
@@ -284,7 +320,7 @@ public final class ZODBFilesystem: Sendable {
         }
     }
 
-    private func chunkTable(for file: ZopeFile, first: OID) -> ChunkTable {
+    func chunkTable(for file: ZopeFile, first: OID) -> ChunkTable {
         let oid = file.record.oid
         let revision = file.record.tid
         return chunkTables.withLock { tables in
@@ -307,6 +343,10 @@ public final class ZODBFilesystem: Sendable {
                 return .bytes(Array(bytes[start..<min(bytes.count, start + size)]))
             case .chain(let table)?:
                 return try table.read(offset: offset, length: size, storage: storage)
+            case .writable(let file)?:
+                return .bytes(try file.state.withLock { (s: inout OpenFile.State) throws(FSError) -> [UInt8] in
+                    try s.read(offset..<offset + UInt64(size), storage: storage)
+                })
             case .directory?:
                 throw .isADirectory
             case nil:
@@ -321,9 +361,9 @@ public final class ZODBFilesystem: Sendable {
         return reply
     }
 
-    public func release(_ inode: InodeNumber, handle: UInt64) {
-        if handles.remove(handle) != nil {
-            stats.openHandles.subtract(1, ordering: .relaxed)
+    func dropChunkTables(_ oids: [OID]) {
+        chunkTables.withLock { tables in
+            for oid in oids { tables.removeValue(forKey: oid) }
         }
     }
 
@@ -377,15 +417,15 @@ public final class ZODBFilesystem: Sendable {
         return attrs
     }
 
-    /// Called for every operation that would modify the store while it is
-    /// read-only (create, write, mkdir, unlink, rename, setattr, setxattr...).
+    /// Called for operations the store cannot represent (symlinks, hard
+    /// links, device nodes): EPERM, or EROFS on a read-only mount.
     public func refuseModification() -> FSError {
         stats.errors.add(1, ordering: .relaxed)
-        return options.readOnly ? .readOnly : .unsupported
+        return options.readOnly ? .readOnly : .notPermitted
     }
 
     /// Runs `body`, counting a thrown error in the statistics.
-    private func counting<T>(_ body: () throws(FSError) -> T) throws(FSError) -> T {
+    func counting<T>(_ body: () throws(FSError) -> T) throws(FSError) -> T {
         do {
             return try body()
         } catch {
@@ -413,7 +453,8 @@ public final class ZODBFilesystem: Sendable {
             last_transaction: 0x\(last) \(last.isoString)
             root: \(rootDescription) (oid 0x\(inodes.rootOID))
             read_only: \(options.readOnly)
-            follow: \(options.follow)
+            follow: \(options.follow && options.readOnly)
+            pid: \(getpid())
 
             """
         }
@@ -434,7 +475,8 @@ public final class ZODBFilesystem: Sendable {
 
     /// Starts background work (follow mode) once the mount is live.
     public func start() {
-        guard options.follow else { return }
+        // A writable mount holds the lock: nobody else appends.
+        guard options.follow, options.readOnly else { return }
         follower.withLock { f in
             guard f == nil else { return }
             let started = Follower(interval: options.followInterval) { [weak self] in self?.followOnce() }

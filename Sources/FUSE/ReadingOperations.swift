@@ -6,7 +6,7 @@ import FS
 
 extension LowLevelOperations {
     /// The operations that read: names, attributes, listings, file data and
-    /// extended attributes, plus the bookkeeping ones (forget, release, flush).
+    /// extended attributes, plus the bookkeeping ones (forget, release).
     static func installReading(into operations: inout fuse_lowlevel_ops) {
         operations.lookup = { req, parent, name in
             Request.handle(req) { request, filesystem throws(FSError) in
@@ -101,13 +101,6 @@ extension LowLevelOperations {
                 request.replySuccess()
             }
         }
-        operations.flush = { req, _, _ in
-            Request.handle(req) { request, _ throws(FSError) in request.replySuccess() }
-        }
-        operations.fsync = { req, _, _, _ in
-            Request.handle(req) { request, _ throws(FSError) in request.replySuccess() }
-        }
-
         // Extended attributes. A call with size 0 asks how big the value is;
         // a buffer too small for it gets ERANGE.
         operations.getxattr = { req, inode, name, size in

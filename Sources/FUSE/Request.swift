@@ -85,3 +85,11 @@ struct Request {
         fuse_reply_xattr(raw, xattrSize)
     }
 }
+
+extension Request {
+    /// The answer to `create`: the new entry and its open handle.
+    func reply(create entry: EntryReply, fileInfo: UnsafeMutablePointer<fuse_file_info>) {
+        var parameter = fuse_entry_param(entry)
+        fuse_reply_create(raw, &parameter, fileInfo)
+    }
+}

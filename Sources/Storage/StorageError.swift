@@ -36,6 +36,16 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
     case fileReplaced(path: String, reason: String)
     /// The storage was closed.
     case closed(path: String)
+    /// A commit's `expectedSerial` for `oid` is not the object's current
+    /// serial (ZODB's `ConflictError`): `expected` nil means the commit
+    /// expected a new object, `actual` nil that the object does not exist.
+    /// Nothing was written; reload and retry.
+    case conflict(oid: OID, expected: TID?, actual: TID?)
+    /// A commit that cannot be written as asked: user, description or
+    /// extension longer than 65535 bytes (ZODB's `FileStorageError` of
+    /// `_begin`), an empty pickle, an oid twice, a payload range its file
+    /// does not hold, or no oid left.
+    case invalidTransaction(reason: String)
 
     /// The errno a filesystem call that failed with this error returns.
     ///
@@ -46,6 +56,9 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
     /// - Read-only: `EROFS`. Locked: `EAGAIN`, as `flock` reports it.
     /// - Replaced file: `ESTALE`, as NFS says of a file handle whose file went away.
     /// - Closed: `EBADF`.
+    /// - Conflict: `EAGAIN`, "try again": ZODB's `ConflictError` is a
+    ///   `TransientError`, one that a retry on fresh data resolves.
+    /// - Invalid transaction: `EINVAL`.
     public var errno: Int32 { systemErrno.rawValue }
 
     /// ``errno`` as swift-system's `Errno`.
@@ -59,6 +72,8 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
         case .locked: .resourceTemporarilyUnavailable
         case .fileReplaced: .staleNFSFileHandle
         case .closed: .badFileDescriptor
+        case .conflict: .resourceTemporarilyUnavailable
+        case .invalidTransaction: .invalidArgument
         }
     }
 
@@ -79,13 +94,19 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
         case .readOnly:
             "the storage is read-only"
         case .locked(let path):
-            "\(path): locked by another process"
+            "\(path): locked by another process (a Zope or ZEO server has the storage open for writing); stop it, or open the storage read-only"
         case .invalidIndexFile(let path, let offset, let reason):
             "\(path): not a usable index file (byte \(offset)): \(reason)"
         case .fileReplaced(let path, let reason):
             "\(path): the file changed under the open storage (\(reason)); reopen it"
         case .closed(let path):
             "\(path): the storage is closed"
+        case .conflict(let oid, let expected, let actual):
+            "conflict on \(oid.repr): the commit expected "
+                + (expected.map { "serial \($0.repr)" } ?? "a new object")
+                + ", the storage has " + (actual.map { "serial \($0.repr)" } ?? "no such object")
+        case .invalidTransaction(let reason):
+            "invalid transaction: \(reason)"
         }
     }
 }

@@ -14,12 +14,12 @@ struct Mount: ParsableCommand {
     @Argument(help: "The Data.fs file.") var store: String = "var/Data.fs"
     @Argument(help: "An empty directory to mount on.") var mountpoint: String = "Mount"
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground; log to stderr.") var foreground = false
-    @Flag(name: .long, help: "Refuse every change (the only mode until writes are supported).") var readOnly = false
+    @Flag(name: .long, help: "Refuse every change; open Data.fs without taking its lock, so a running Zope may keep it.") var readOnly = false
     @Option(name: .long, help: "Mount this folder below the root instead, e.g. /site/files.") var root: String = ""
     @Flag(name: .long, help: "Let other users (e.g. a web server) read the mount.") var allowOther = false
     @Option(name: [.customShort("o")], help: "FUSE mount options, comma-separated.") var fuseOptions: [String] = []
     @Option(name: .long, help: "Worker threads serving requests.") var threads: Int = 8
-    @Flag(name: .long, help: "Do not watch Data.fs for transactions written by other processes.") var noFollow = false
+    @Flag(name: .long, help: "Read-only mounts: do not watch Data.fs for transactions written by other processes.") var noFollow = false
 
     func validate() throws {
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
@@ -44,11 +44,12 @@ struct Mount: ParsableCommand {
             logger.logLevel = .info
             return logger
         }()
-        let storage = try StoreAccess.open(store)
+        let storage = try StoreAccess.open(store, readOnly: readOnly, forMount: true)
         var options = ZODBFilesystem.Options()
-        options.readOnly = true
+        options.readOnly = readOnly
         options.rootPath = root
         options.follow = !noFollow
+        options.logger = logger
         let filesystem: ZODBFilesystem
         do {
             filesystem = try ZODBFilesystem(storage: storage, options: options)
@@ -68,7 +69,7 @@ struct Mount: ParsableCommand {
             throw CommandFailure("\(error)")
         }
         session.onReady = {
-            logger.info("mounted \(absoluteStore) on \(mountpoint) (read-only, \(storage.objectCount) objects)")
+            logger.info("mounted \(absoluteStore) on \(mountpoint) (\(readOnly ? "read-only" : "read-write"), \(storage.objectCount) objects)")
             Daemon.reportReady()
         }
         do {
@@ -76,6 +77,8 @@ struct Mount: ParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
+        // Saves Data.fs.index on a writable store, as ZODB does at close.
+        storage.close()
         logger.info("unmounted \(mountpoint)")
     }
 }

@@ -5,9 +5,14 @@ import Storage
 /// Opening a Data.fs for the commands that work without a mount, with
 /// every failure turned into one clear line.
 enum StoreAccess {
-    static func open(_ path: String, readOnly: Bool = true) throws -> FileStorage {
+    static func open(_ path: String, readOnly: Bool = true, forMount: Bool = false) throws -> FileStorage {
         do {
             return try FileStorage(path: path, readOnly: readOnly)
+        } catch .locked(let lockPath) {
+            throw CommandFailure("""
+                \(path) is in use: another process (a running Zope or ZEO server?) holds \(lockPath). \
+                \(forMount ? "Stop it, or mount with --read-only to serve the store beside it." : "Stop it first.")
+                """)
         } catch {
             // StorageError names the path itself.
             throw CommandFailure("\(error)")

@@ -9,7 +9,7 @@ import Testing
         let fixture = try TestEnvironment.zopeFixture()
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
-        let mount = try MountedStore(store: fixture.dataFS, in: scratch, arguments: ["--allow-other"])
+        let mount = try MountedStore(store: fixture.dataFS, in: scratch, arguments: ["--allow-other", "--read-only"])
         defer { try? mount.unmount() }
 
         let port = Int.random(in: 20_000..<60_000)

@@ -8,7 +8,7 @@ import Testing
         let fixture = try TestEnvironment.zopeFixture()
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
-        let mount = try MountedStore(store: fixture.dataFS, in: scratch)
+        let mount = try MountedStore(store: fixture.dataFS, in: scratch, arguments: ["--read-only"])
         defer { try? mount.unmount() }
 
         // Every object appears at its path, nothing else does (the control folder aside).
@@ -55,7 +55,7 @@ import Testing
         let fixture = try TestEnvironment.zopeFixture()
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
-        let mount = try MountedStore(store: fixture.dataFS, in: scratch)
+        let mount = try MountedStore(store: fixture.dataFS, in: scratch, arguments: ["--read-only"])
         defer { try? mount.unmount() }
 
         let biggest = fixture.folders.max { childNames(of: $0.path).count < childNames(of: $1.path).count }!
@@ -104,7 +104,7 @@ import Testing
         let copy = scratch.path("Data.fs")
         try FileManager.default.copyItem(atPath: fixture.dataFS, toPath: copy)
         try FileManager.default.copyItem(atPath: fixture.index, toPath: copy + ".index")
-        let mount = try MountedStore(store: copy, in: scratch)
+        let mount = try MountedStore(store: copy, in: scratch, arguments: ["--read-only"])
         defer { try? mount.unmount() }
 
         let folder = fixture.folders.first { !$0.path.contains("/") }!
@@ -163,7 +163,7 @@ import Testing
                 "\(noMountpoint.stderr)")
 
         // A second mount on a busy mount point fails clearly.
-        let mount = try MountedStore(store: fixture.dataFS, in: scratch)
+        let mount = try MountedStore(store: fixture.dataFS, in: scratch, arguments: ["--read-only"])
         defer { try? mount.unmount() }
         let busy = try runCommand(binary, ["mount", fixture.dataFS, mount.mountpoint])
         #expect(busy.status != 0)

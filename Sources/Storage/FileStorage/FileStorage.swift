@@ -9,9 +9,14 @@ import SystemPackage
 /// (`_check_sanity`), and a forward scan from the index's position picks up
 /// any later transactions; otherwise a full scan builds it (`read_index`).
 /// A torn tail (a commit cut short by a crash, or one still being written by
-/// another process) ends the storage at the last complete transaction and is
-/// left on disk as it is; damage before that fails the open with
-/// ``StorageError/corrupted(path:offset:reason:)``.
+/// another process) ends the storage at the last complete transaction: a
+/// read-only open leaves it on disk, a read-write open saves it to
+/// `Data.fs.tr0` and truncates it (``TailRecovery``); damage before that
+/// fails the open with ``StorageError/corrupted(path:offset:reason:)``.
+///
+/// A read-write storage commits transactions (``commit(_:metadata:)``,
+/// ``newOIDs(_:)``); ``GroupCommit`` describes how commits share fsyncs and
+/// when readers see them.
 ///
 /// A read-only storage takes no lock and never writes a byte or creates a
 /// file, so it can open a `Data.fs` that a running Zope holds, and
@@ -35,6 +40,8 @@ import SystemPackage
 ///   without holding `state`, then takes `state` once to publish what it
 ///   found, so readers see a transaction completely or not at all.
 ///   Lock order: `pollGate`, then `state`; nothing takes them the other way.
+/// - Commits take `groupCommit`'s commit lock and monitor before `state`
+///   (see ``GroupCommit``) and publish a transaction only once it is fsynced.
 /// - ``close()`` must not run while other calls on the storage are in flight
 ///   (the descriptor number could be reused by then); later calls throw
 ///   ``StorageError/closed(path:)``.
@@ -71,6 +78,8 @@ public final class FileStorage: Sendable {
     let state: Mutex<State>
     /// Serialises ``poll()``; taken before `state`.
     let pollGate = Mutex<Void>(())
+    /// The commit lock, the pending transactions and the shared fsync.
+    let groupCommit: GroupCommit
 
     /// Opens a FileStorage.
     ///
@@ -84,14 +93,17 @@ public final class FileStorage: Sendable {
     ///   - createIfMissing: for a read-write open, create an empty storage when
     ///     `path` does not exist.
     ///
-    /// A torn tail is left in the file in both modes (ZODB's read-write open
-    /// copies it to `Data.fs.tr0` and truncates); ``size`` ends before it, so
-    /// the next commit, written at ``size``, replaces it.
+    ///   - clock: where commit tids come from (tests inject one that steps back).
+    ///
+    /// A torn tail is left in the file by a read-only open; a read-write open
+    /// copies it to `Data.fs.tr0` (`.tr1`, … if taken) and truncates the file
+    /// at the end of the last complete transaction, as ZODB's `read_index`
+    /// does. Either way ``lastTransaction`` is the last transaction kept.
     /// - Throws: ``StorageError/fileNotFound(path:)``,
     ///   ``StorageError/notAFileStorage(path:)`` (fewer than 4 bytes, or a
     ///   header other than `FS30`/`FS21`), ``StorageError/corrupted(path:offset:reason:)``,
     ///   ``StorageError/locked(path:)``, ``StorageError/io(path:operation:errno:)``.
-    public init(path: String, readOnly: Bool = true, createIfMissing: Bool = false) throws(StorageError) {
+    public init(path: String, readOnly: Bool = true, createIfMissing: Bool = false, clock: CommitClock = .system) throws(StorageError) {
         self.path = path
         self.isReadOnly = readOnly
 
@@ -112,6 +124,8 @@ public final class FileStorage: Sendable {
         self.identity = opened.identity
         self.usedIndexFile = opened.usedIndexFile
         self.state = Mutex(opened.state)
+        self.groupCommit = GroupCommit(
+            end: opened.state.end, lastTID: opened.state.lastTID, largestOID: opened.state.index.maxOID, clock: clock)
         if !readOnly && !usedIndexFile {
             // ZODB saves the index after a full scan; failing to is not fatal.
             try? saveIndex()
@@ -158,6 +172,10 @@ public final class FileStorage: Sendable {
         while let transaction = try scanner.next() {
             apply(scanner.records, to: &index, warnings: &scanner)
             lastTransactionPosition = transaction.position
+        }
+        if !readOnly, case .tornTail(let offset, _) = scanner.stop {
+            let saved = try TailRecovery.cut(file, path: path, at: offset, fileSize: size)
+            scanner.warn(at: offset, "\(size - offset) bytes after the last complete transaction saved to \(saved) and truncated")
         }
         return Opened(
             magic: String(decoding: header, as: UTF8.self),

@@ -17,8 +17,17 @@ extension FileStorage {
     ///   longer where it was; reopen the storage then.
     ///   ``StorageError/corrupted(path:offset:reason:)`` for damage in what
     ///   was appended.
+    ///
+    /// A read-write storage is the only writer of its file (it holds the
+    /// lock), and the bytes past its end are its own commits waiting for their
+    /// fsync, which ``commit(_:metadata:)`` publishes itself: there is nothing
+    /// to follow, so this returns an empty list.
     public func poll() throws(StorageError) -> [TransactionSummary] {
-        try pollGate.withLock { _ throws(StorageError) -> [TransactionSummary] in
+        if !isReadOnly {
+            _ = try currentEnd()  // fails when closed
+            return []
+        }
+        return try pollGate.withLock { _ throws(StorageError) -> [TransactionSummary] in
             let known = try state.withLock { state throws(StorageError) in
                 guard !state.isClosed else { throw .closed(path: path) }
                 return (end: state.end, lastTID: state.lastTID, lastPosition: state.lastTransactionPosition)

@@ -1,8 +1,10 @@
 // The system calls the storage engine makes that swift-system does not wrap
-// (posix_fadvise, flock, fsync, rename, a positional read loop), written in
+// (posix_fadvise, flock, fsync, rename, a positional read loop, positional
+// writes, ftruncate, copy_file_range, the wall clock), written in
 // swift-system's style: thin, typed, `throws(Errno)`, EINTR retried where the
-// call can be interrupted. This is the only file of the target that touches
-// libc or unsafe pointers.
+// call can be interrupted. This file and `Monitor.swift` (pthread mutex and
+// condition variable) are the only ones of the target that touch libc or
+// unsafe pointers.
 
 import SystemPackage
 
@@ -100,6 +102,111 @@ extension FileDescriptor {
         }
         return done
     }
+}
+
+extension FileDescriptor {
+    /// Writes all of `bytes[range]` at `offset`, looping over short writes.
+    ///
+    /// The corresponding C function is `pwrite`. A write that makes no
+    /// progress fails with `EIO` rather than looping forever.
+    func writeFully(toAbsoluteOffset offset: UInt64, _ bytes: [UInt8], _ range: Range<Int>) throws(Errno) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count)
+        var done = 0
+        while done < range.count {
+            let n: Int
+            do {
+                n = try bytes.withUnsafeBytes { raw in
+                    try self.write(
+                        toAbsoluteOffset: Int64(offset) + Int64(done),
+                        UnsafeRawBufferPointer(rebasing: raw[(range.lowerBound + done)..<range.upperBound]),
+                        retryOnInterrupt: true)
+                }
+            } catch let error as Errno {
+                throw error
+            } catch {
+                throw Errno.ioError
+            }
+            if n <= 0 { throw Errno.ioError }
+            done += n
+        }
+    }
+
+    /// Sets the file's size. The corresponding C function is `ftruncate`.
+    func truncate(to size: UInt64) throws(Errno) {
+        try retryingInterrupts { ftruncate(rawValue, off_t(clamping: size)) }
+    }
+
+    /// Copies `length` bytes from `source` at `sourceOffset` to this file at
+    /// `offset`, inside the kernel where it can (`copy_file_range`), else
+    /// through `scratch` with `pread`/`pwrite` in chunks of `scratch.count`
+    /// bytes, so that no more than that is ever in memory.
+    ///
+    /// - Returns: the bytes copied; fewer than `length` only when `source`
+    ///   ends first.
+    func copyRange(
+        from source: FileDescriptor, sourceOffset: UInt64, toAbsoluteOffset offset: UInt64, length: Int,
+        scratch: inout [UInt8]
+    ) throws(Errno) -> Int {
+        precondition(length >= 0 && !scratch.isEmpty)
+        var done = 0
+        var inKernel = copyFileRange != nil
+        while done < length {
+            if inKernel, let copyFileRange {
+                var from = Int64(sourceOffset) + Int64(done)
+                var to = Int64(offset) + Int64(done)
+                let n = copyFileRange(source.rawValue, &from, rawValue, &to, min(length - done, 1 << 30), 0)
+                if n > 0 {
+                    done += n
+                    continue
+                }
+                if n == 0 { return done }
+                let error = Errno(rawValue: errno)
+                if error == .interrupted { continue }
+                // Not possible between these two files (another filesystem,
+                // a kernel or filesystem without it): copy through memory.
+                guard [.improperLink, .invalidArgument, .noFunction, .notSupported, .badFileDescriptor].contains(error)
+                else { throw error }
+                inKernel = false
+                continue
+            }
+            let chunk = min(length - done, scratch.count)
+            let got = try source.readFully(fromAbsoluteOffset: sourceOffset + UInt64(done), count: chunk, into: &scratch, at: 0)
+            if got == 0 { return done }
+            try writeFully(toAbsoluteOffset: offset + UInt64(done), scratch, 0..<got)
+            done += got
+        }
+        return done
+    }
+}
+
+/// `copy_file_range(2)`, looked up at run time: the C library declares it
+/// only under `_GNU_SOURCE`, which the Swift module of libc does not set.
+private typealias CopyFileRange = @convention(c) (
+    Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
+) -> Int
+
+#if os(Linux)
+private let copyFileRange: CopyFileRange? = dlsym(nil, "copy_file_range")
+    .map { unsafeBitCast($0, to: CopyFileRange.self) }
+#else
+private let copyFileRange: CopyFileRange? = nil
+#endif
+
+/// The wall clock in seconds since the Unix epoch, with its fraction, as
+/// Python's `time.time()` gives it. The corresponding C function is
+/// `clock_gettime(CLOCK_REALTIME)`.
+func systemWallClock() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1_000_000_000
+}
+
+/// Sleeps the calling thread. The corresponding C function is `nanosleep`.
+func systemSleep(seconds: Double) {
+    guard seconds > 0 else { return }
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
 }
 
 /// Renames a file, atomically replacing `destination` if it exists.

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import OFS
+import Pickle
+import Storage
+import ZODB
+
+/// create, open for writing, write, flush, fsync, release (DESIGN.md "Write
+/// path"): bytes go to the handle's spool; `flush` (every `close`) and
+/// `fsync` commit the file as one transaction and return once it is
+/// durable; a failed commit fails that `close` and leaves the store as it was.
+extension ZODBFilesystem {
+    public func create(parent: InodeNumber, name: String, mode: UInt32, flags: Int32) throws(FSError) -> (EntryReply, OpenReply) {
+        try counting { () throws(FSError) -> (EntryReply, OpenReply) in
+            let writer = try writable()
+            let parentOID = try directoryOID(parent)
+            try validateNewName(name, in: parentOID)
+            let oid = try writer.newOIDs(1)[0]
+            let inode = inodes.inode(for: oid)
+            let file = try openFiles.attach(inode) { () throws(FSError) -> OpenFile in
+                let file = OpenFile.pending(oid: oid, inode: inode, parent: parentOID, name: name, now: now())
+                file.state.withLock { $0.pendingMetadata.mode = mode & 0o7777 == 0o644 ? nil : mode & 0o7777 }
+                return file
+            }
+            openFiles.addPending(file, parent: parentOID, name: name)
+            stats.opens.add(1, ordering: .relaxed)
+            stats.openHandles.add(1, ordering: .relaxed)
+            let handle = handles.insert(.writable(file))
+            countLookup(inode)
+            return (entry(attributes(of: file)), OpenReply(handle: handle, keepCache: false, directIO: false))
+        }
+    }
+
+    /// `open` for writing (or with O_TRUNC) of a stored file, or of one
+    /// already open for writing (`existing`).
+    func openForWriting(_ inode: InodeNumber, oid: OID, node: Node? = nil, flags: Int32,
+                        existing: OpenFile? = nil) throws(FSError) -> OpenReply {
+        _ = try writable()
+        if existing == nil {
+            switch node?.content {
+            case .file?: break
+            case .directory?: throw .isADirectory
+            default: throw .accessDenied
+            }
+        }
+        let file = try openFiles.attach(inode) { () throws(FSError) -> OpenFile in
+            guard case .file(let stored)? = node?.content else { throw .notFound }
+            var table: ChunkTable?
+            if case .chain(let first) = stored.body { table = chunkTable(for: stored, first: first) }
+            return OpenFile.stored(stored, inode: inode, table: table, now: now())
+        }
+        if flags & O_TRUNC != 0 {
+            do {
+                try file.state.withLock { (s: inout OpenFile.State) throws(FSError) in try s.truncate(to: 0, now: now()) }
+            } catch {
+                if let dropped = openFiles.detach(inode) { dropped.state.withLock { $0.spool?.close(); $0.spool = nil } }
+                throw error
+            }
+        }
+        stats.openHandles.add(1, ordering: .relaxed)
+        // Pages cached for the stored revision stay valid until written over;
+        // the kernel updates them itself on every write through the mount.
+        return OpenReply(handle: handles.insert(.writable(file)), keepCache: true, directIO: false)
+    }
+
+    public func write(_ inode: InodeNumber, handle: UInt64, offset: UInt64,
+                      bytes: UnsafeRawBufferPointer) throws(FSError) -> Int {
+        stats.writes.add(1, ordering: .relaxed)
+        return try counting { () throws(FSError) -> Int in
+            guard case .writable(let file)? = handles.body(handle) else { throw .badHandle }
+            guard let spool else { throw .readOnly }
+            try file.state.withLock { (s: inout OpenFile.State) throws(FSError) in
+                try s.write(bytes, at: offset, spoolDirectory: spool, now: now())
+            }
+            stats.bytesWritten.add(UInt64(bytes.count), ordering: .relaxed)
+            return bytes.count
+        }
+    }
+
+    /// Every `close` of a descriptor: commit what it wrote.
+    public func flush(_ inode: InodeNumber, handle: UInt64) throws(FSError) {
+        try counting { () throws(FSError) in
+            guard case .writable(let file)? = handles.body(handle) else { return }
+            try commit(file)
+        }
+    }
+
+    public func fsync(_ inode: InodeNumber, handle: UInt64) throws(FSError) {
+        try flush(inode, handle: handle)
+    }
+
+    /// Commits `file` if it changed since its last commit: one transaction
+    /// with its new or changed `Pdata` links, the File record and — for a
+    /// new file — its folder. Returns once the transaction is durable.
+    func commit(_ file: OpenFile) throws(FSError) {
+        let writer = try writable()
+        try file.state.withLock { (s: inout OpenFile.State) throws(FSError) in
+            guard s.modified, !s.unlinked else { return }
+            let started = ContinuousClock.now
+            let body = try BodyCommit.plan(s, storage: storage, newOIDs: writer.newOIDs)
+            let state = s
+            let what: String
+            switch s.origin {
+            case .pending(_, let name): what = name
+            case .stored: what = "\(file.oid)"
+            }
+            var written: [PendingRecord] = []
+            let result = try writer.committer.commit("zodbfs: write \(what)") { () throws(FSError) -> [PendingRecord] in
+                var records = body.records
+                switch state.origin {
+                case .stored:
+                    let current = try loadRecord(file.oid)
+                    var fields = ZopeFileState.Update(size: state.size, data: body.data.fileData)
+                    fields.contentType = state.pendingMetadata.contentType
+                    fields.title = state.pendingMetadata.title
+                    var newState: PickleValue
+                    do {
+                        newState = try ZopeFileState.updated(current.state, with: fields)
+                    } catch {
+                        throw .corruptObject("\(file.oid): \(error)")
+                    }
+                    newState = applyPosix(state.pendingMetadata, to: newState, bodyChanged: true)
+                    records.append(PendingRecord(oid: file.oid, expectedSerial: current.tid,
+                                                 segments: [.bytes(try encode(current, state: newState))]))
+                case .pending(let parent, let name):
+                    let head = try state.read(0..<min(state.size, 8192), storage: storage)
+                    let contentType = state.pendingMetadata.contentType
+                        ?? ContentTypeGuess.contentType(name: name, body: head)
+                    var newState = ZopeFileState.new(id: name, title: state.pendingMetadata.title ?? "",
+                                                     contentType: contentType, size: state.size,
+                                                     data: body.data.fileData)
+                    newState = applyPosix(state.pendingMetadata, to: newState, bodyChanged: true)
+                    records.append(PendingRecord(oid: file.oid, expectedSerial: nil,
+                                                 segments: [.bytes(try encodeNew(ZopeFileState.fileClass, state: newState))]))
+                    records += try containerRecords(parent: parent, changes: [
+                        .add(name: name, oid: file.oid, objectClass: ZopeFileState.fileClass, metaType: "File"),
+                    ])
+                }
+                written = records
+                return records
+            }
+            // The body is in the store now: the next commit edits this revision.
+            switch body.data {
+            case .inline(let bytes):
+                s.base = .inline(bytes)
+            case .chain(let first):
+                s.base = .chain(ChunkTable(oid: file.oid, revision: result.tid, size: s.size, first: first),
+                                links: body.committed(tid: result.tid))
+            }
+            s.baseSize = s.size
+            s.baseValidEnd = s.size
+            s.written = ExtentSet()
+            try? s.spool?.truncate(to: 0)
+            s.modified = false
+            s.serial = result.tid
+            s.pendingMetadata = MetadataChange()
+            if case .pending(let parent, let name) = s.origin {
+                openFiles.removePending(parent: parent, name: name)
+                s.origin = .stored
+            }
+            var listings: [OID: [ContainerChange]] = [:]
+            if case .pending(let parent, let name) = state.origin {
+                listings[parent] = [.add(name: name, oid: file.oid, objectClass: ZopeFileState.fileClass, metaType: "File")]
+            }
+            committed(written, result: result, started: started, listings: listings)
+        }
+    }
+
+    public func release(_ inode: InodeNumber, handle: UInt64) {
+        guard let body = handles.remove(handle) else { return }
+        stats.openHandles.subtract(1, ordering: .relaxed)
+        guard case .writable = body, let file = openFiles.detach(inode) else { return }
+        // A body still modified here failed its commit at close (the caller
+        // was told) or was unlinked: it is dropped, never committed later.
+        file.state.withLock { s in
+            s.spool?.close()
+            s.spool = nil
+        }
+    }
+
+    /// Attributes of a file open for writing: its current size, and the
+    /// time of its last change while that change is not committed.
+    func attributes(of file: OpenFile) -> FileAttributes {
+        let s = file.state.withLock { $0 }
+        let stored = s.serial.flatMap { _ in try? node(file.oid) }
+        var attributes = stored.map { self.attributes(of: $0) } ?? FileAttributes(
+            inode: file.inode, kind: .regular, permissions: 0o644, size: 0, linkCount: 1,
+            uid: options.uid, gid: options.gid, modificationTime: Timestamp(s.changeTime))
+        attributes.size = s.size
+        if s.modified {
+            let time = Timestamp(s.pendingMetadata.modificationTime ?? s.changeTime)
+            attributes.modificationTime = time
+            attributes.changeTime = time
+        }
+        if let mode = s.pendingMetadata.mode { attributes.permissions = mode }
+        return attributes
+    }
+}
+
+extension BodyCommit.Data {
+    var fileData: ZopeFileState.Data {
+        switch self {
+        case .inline(let bytes): return .inline(bytes)
+        case .chain(let first): return .chain(first: first)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+// A mutex with a condition variable, for the one place where a thread must
+// sleep until another thread changes shared state: a commit waiting for the
+// fsync that covers it (`GroupCommit`). `Synchronization.Mutex` has no
+// condition variable, so this wraps pthread's.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A value guarded by a mutex, with a condition variable to wait for changes
+/// of it (a monitor in Hoare's sense).
+///
+/// The mutex and condition live in heap memory that never moves, as pthread
+/// requires. Waits are Mesa-style: a woken waiter re-checks its condition,
+/// which ``withLock(waitingUntil:)`` does by calling its body again.
+final class Monitor<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: `value` is only touched with `mutex` held.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Runs `body` with the lock held.
+    func withLock<Result, E: Error>(_ body: (inout Value) throws(E) -> Result) throws(E) -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+
+    /// Runs `body` with the lock held until it returns a result, sleeping
+    /// between calls until another thread calls ``broadcast()``.
+    func withLock<Result, E: Error>(waitingUntil body: (inout Value) throws(E) -> Result?) throws(E) -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while true {
+            if let result = try body(&value) { return result }
+            pthread_cond_wait(condition, mutex)
+        }
+    }
+
+    /// Wakes every thread waiting in ``withLock(waitingUntil:)``. Call it
+    /// after changing the value, with or without the lock held.
+    func broadcast() {
+        pthread_cond_broadcast(condition)
+    }
+}
