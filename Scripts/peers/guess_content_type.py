@@ -40,7 +40,7 @@ def main(mode, cases=None):
             cases = json.load(f)
         for case in cases:
             out.append(list(guess_content_type(
-                case['name'], bytes.fromhex(case['body']), case['default'])))
+                case['name'], bytes.fromhex(case['body']), case.get('default'))))
         json.dump(out, sys.stdout)
     else:
         sys.exit(__doc__)

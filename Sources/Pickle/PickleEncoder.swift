@@ -18,6 +18,11 @@
 ///   `__getstate__` on every call);
 /// - lists, dicts, sets and instances are never reused; every one gets its own memo entry, as in Python.
 ///
+/// That reproduces records Python wrote in one go byte for byte (every File, Pdata, bucket and
+/// Length of a Zope database; folders unless they were loaded and saved again). Where Python's
+/// sharing is not a matter of equality — two equal strings that are distinct objects, one list or
+/// instance stored in two places — the bytes differ but load to equal values.
+///
 /// Values Python cannot have written are refused with a `PickleError` whose `offset` is the output
 /// position: `.byteRange` (its bytes were left in the decoder's input), module or class names with a
 /// newline, and strings or bytes of 4 GiB or more. After a throw the encoder's state is unspecified.
@@ -46,7 +51,7 @@ public struct PickleEncoder: Sendable {
     /// - Parameter fresh: the value is a tuple Python builds anew for this occurrence, so it can never
     ///   be found in the memo (it is still stored there).
     private mutating func save(_ value: PickleValue, fresh: Bool, level: Int) throws(PickleError) {
-        guard level < PickleDecoder.maximumNestingDepth else {
+        guard level <= PickleDecoder.maximumNestingDepth else {
             throw PickleError(.nestingTooDeep(limit: PickleDecoder.maximumNestingDepth), at: bytes.count)
         }
         switch value {
@@ -417,7 +422,7 @@ private enum MemoKey: Hashable {
     /// A tag-length-value form of an immutable value, false for anything else. Floats are compared by
     /// bit pattern (so `0.0` and `-0.0` stay apart, as distinct Python objects would).
     private static func canonicalForm(of value: PickleValue, into form: inout [UInt8], level: Int) -> Bool {
-        guard level < PickleDecoder.maximumNestingDepth else { return false }
+        guard level <= PickleDecoder.maximumNestingDepth else { return false }
         func append(_ tag: UInt8, _ payload: some Collection<UInt8>) {
             form.append(tag)
             let count = UInt64(payload.count)

@@ -141,8 +141,11 @@ import Testing
                 let i = name.split(separator: "-").last!.dropLast(4)
                 acknowledged["docs/" + name] = sha256Hex(Array("round \(round) file \(i)\n".utf8))
             }
-            // The store opens (recovering a torn tail) and ZODB finds it clean.
-            let report = try StoreVerification(dataFS: store, checkIndex: false)
+            // Remounting works (a read-write open cuts the torn tail, as
+            // ZODB's does), and then ZODB finds the store clean.
+            let again = try MountedStore(store: store, in: scratch)
+            try again.unmount()
+            let report = try StoreVerification(dataFS: store)
             #expect(report.problems == [], "round \(round)")
             for (path, digest) in acknowledged {
                 #expect(report[path]?.sha256 == digest, "round \(round): acknowledged \(path)")
@@ -203,12 +206,13 @@ import Testing
         let store = try Self.copyOfFixture(in: scratch)
         // Python opens the FileStorage read-write (taking Data.fs.lock) and
         // holds it until its stdin closes.
+        let ready = scratch.path("holder.ready")
         let holder = try shell("""
-            (sleep 30 | \(quoted(try TestEnvironment.python())) \(quoted(TestEnvironment.script("peers/hold_storage.py"))) \(quoted(store)) > \(quoted(scratch.path("holder.out"))) 2>&1 &)
-            for i in $(seq 1 100); do grep -q ready \(quoted(scratch.path("holder.out"))) 2>/dev/null && break; sleep 0.1; done
-            cat \(quoted(scratch.path("holder.out")))
+            (sleep 30 | \(quoted(try TestEnvironment.python())) \(quoted(TestEnvironment.script("peers/hold_storage.py"))) \(quoted(store)) \(quoted(ready)) > /dev/null 2>&1 &)
+            for i in $(seq 1 100); do grep -q open \(quoted(ready)) 2>/dev/null && break; sleep 0.1; done
+            cat \(quoted(ready))
             """)
-        #expect(holder.stdout.contains("ready"))
+        #expect(holder.stdout.contains("open"))
         defer { _ = try? shell("pkill -f hold_storage.py", allowFailure: true) }
         let mountpoint = scratch.path("mnt")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)

@@ -179,13 +179,15 @@ import Testing
         #expect(bytes.count == 2 + 5 + 65536 + 2 + 1)
     }
 
-    @Test func byteRangesAreRefused() {
+    @Test func unencodableValuesAreRefused() throws {
         var encoder = PickleEncoder()
         #expect(throws: PickleError.self) { try encoder.encode(.dict([PickleDictEntry(key: .string("data"), value: .byteRange(offset: 44, length: 65536))])) }
+        #expect(throws: PickleError.self) { try PickleEncoder().encodingThrows(.global(module: "a\nb", name: "c")) }
+        // As deep as the decoder allows encodes and decodes; one level more is refused.
         var deep = PickleValue.none
-        for _ in 0 ..< PickleDecoder.maximumNestingDepth + 1 { deep = .list([deep]) }
-        var other = PickleEncoder()
-        #expect(throws: PickleError.self) { try other.encode(deep) }
+        for _ in 0 ..< PickleDecoder.maximumNestingDepth { deep = .list([deep]) }
+        #expect(try decodeOne(try encode(deep)) == deep)
+        #expect(throws: PickleError.self) { try PickleEncoder().encodingThrows(.list([deep])) }
     }
 
     /// Python loads what we wrote and pickles it again: the same bytes, so for the objects our
@@ -220,5 +222,13 @@ import Testing
         for (ours, python) in zip(cases, repickled) {
             #expect(hex(python.hex) == ours, "\(python.repr.prefix(300))")
         }
+    }
+}
+
+private extension PickleEncoder {
+    /// Encodes into a copy, for expectations about what throws.
+    func encodingThrows(_ value: PickleValue) throws {
+        var copy = self
+        try copy.encode(value)
     }
 }

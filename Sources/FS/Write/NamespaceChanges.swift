@@ -121,14 +121,17 @@ extension ZODBFilesystem {
                 }
             }
             let metaType = source.entry.metaType ?? nodes.metaType(of: source.entry.oid) ?? source.node.object.metaType
+            let retyped = try contentTypeAfterRename(source.node, from: name, to: newName)
             let objectClass = source.node.object.record.objectClass
             var written: [PendingRecord] = []
             var listings: [OID: [ContainerChange]] = [:]
             let started = ContinuousClock.now
             let result = try writer.committer.commit("zodbfs: rename \(name) to \(newName)") { () throws(FSError) -> [PendingRecord] in
                 let current = try loadRecord(source.entry.oid)
+                var state = ObjectIdentity.renamed(current.state, to: newName)
+                if let retyped { state = state.settingEntry("content_type", to: .string(retyped)) ?? state }
                 var records = [PendingRecord(oid: current.oid, expectedSerial: current.tid,
-                                             segments: [.bytes(try encode(current, state: ObjectIdentity.renamed(current.state, to: newName)))])]
+                                             segments: [.bytes(try encode(current, state: state))])]
                 let replaced: [ContainerChange] = storedTarget == nil ? [] : [.remove(name: newName)]
                 if sourceOID == targetOID {
                     listings = [sourceOID: replaced + [.rename(from: name, to: newName)]]
@@ -147,6 +150,34 @@ extension ZODBFilesystem {
             if let storedTarget { markUnlinked(storedTarget.entry.oid) }
             replacePending(pendingTarget, parent: targetOID, name: newName)
         }
+    }
+
+    /// The content type a renamed file should get: when its type is what
+    /// Zope guesses for the old name, the guess for the new one. Tools that
+    /// write a temporary name and rename it into place (rsync, editors)
+    /// would otherwise leave every file `application/octet-stream`. A type
+    /// set on purpose (by Zope or `user.zope.content_type`) is kept.
+    private func contentTypeAfterRename(_ node: Node, from: String, to: String) throws(FSError) -> String? {
+        guard case .file(let file) = node.content, let stored = file.contentType else { return nil }
+        let head: [UInt8]
+        switch file.body {
+        case .inline(let bytes):
+            head = Array(bytes.prefix(8192))
+        case .chain(let first):
+            let table = chunkTable(for: file, first: first)
+            switch try table.read(offset: 0, length: 8192, storage: storage) {
+            case .bytes(let bytes): head = bytes
+            case .fileRanges(_, let ranges):
+                var bytes: [UInt8] = []
+                for range in ranges {
+                    do { bytes += try storage.read(at: range.offset, count: range.length) } catch { throw .storage(error) }
+                }
+                head = bytes
+            }
+        }
+        guard stored == ContentTypeGuess.contentType(name: from, body: head) else { return nil }
+        let fresh = ContentTypeGuess.contentType(name: to, body: head)
+        return fresh == stored ? nil : fresh
     }
 
     /// A stored child by name, with its decoded node.

@@ -65,7 +65,9 @@ extension FileStorage {
     /// Under the commit lock, before writing anything, every record's
     /// `expectedSerial` is checked against the current serial (pending
     /// transactions included); a mismatch throws
-    /// ``StorageError/conflict(oid:expected:actual:)``. The tid is
+    /// ``StorageError/conflict(oid:expected:actual:)`` — once the
+    /// transaction that holds the actual serial is durable, when it is still
+    /// waiting for its fsync, so that a retry reads that serial. The tid is
     /// `TID(clock.now()).laterThan(last tid)`, so tids increase strictly even
     /// when the clock steps back. The transaction is then written at the end:
     /// the FS30 header (tid, final `tlen`, status `'c'`, user, description,
@@ -108,8 +110,17 @@ extension FileStorage {
     public func commit(_ records: [PendingRecord], metadata: TransactionMetadata) throws(StorageError) -> CommitResult {
         guard !isReadOnly else { throw .readOnly }
         let layout = try TransactionLayout(records: records, metadata: metadata)
-        let written = try groupCommit.commitLock.withLock { _ throws(StorageError) -> GroupCommit.WrittenTransaction in
+        let outcome = try groupCommit.commitLock.withLock { _ throws(StorageError) -> WriteOutcome in
             try writeTransaction(records, layout: layout)
+        }
+        let written: GroupCommit.WrittenTransaction
+        switch outcome {
+        case .written(let transaction):
+            written = transaction
+        case .conflict(let error, let pendingSequence):
+            // See GroupCommit: report it once the retry can see its cause.
+            if let pendingSequence { waitUntilResolved(pendingSequence) }
+            throw error
         }
         try waitUntilDurable(written.sequence)
         return CommitResult(tid: written.tid, position: written.position, length: layout.length)
@@ -123,20 +134,27 @@ extension FileStorage {
         var staleTail: UInt64?
         var failWrite: (afterBytes: UInt64, errno: Int32)?
         /// Per record: the newest position of its oid (pending or published)
-        /// and, for a pending one, its tid.
-        var current: [(position: UInt64?, pendingTID: TID?)]
+        /// and, for a pending one, its tid and transaction sequence.
+        var current: [(position: UInt64?, pending: (tid: TID, sequence: UInt64)?)]
+    }
+
+    private enum WriteOutcome {
+        case written(GroupCommit.WrittenTransaction)
+        /// Nothing written; `pendingSequence` is the pending transaction that
+        /// holds the serial the commit did not expect, if any.
+        case conflict(StorageError, pendingSequence: UInt64?)
     }
 
     /// Checks, writes and registers one transaction. Runs under the commit
     /// lock, which keeps the pending-plus-published view stable: publishing
     /// only moves records from one to the other, and only a commit-lock
     /// holder removes pending ones.
-    private func writeTransaction(_ records: [PendingRecord], layout: TransactionLayout) throws(StorageError) -> GroupCommit.WrittenTransaction {
+    private func writeTransaction(_ records: [PendingRecord], layout: TransactionLayout) throws(StorageError) -> WriteOutcome {
         let view = try groupCommit.monitor.withLock { g throws(StorageError) -> CommitView in
             try state.withLock { s throws(StorageError) -> CommitView in
                 guard !s.isClosed else { throw .closed(path: path) }
-                let current = records.map { record -> (position: UInt64?, pendingTID: TID?) in
-                    if let pending = g.pendingIndex[record.oid] { return (pending.position, pending.tid) }
+                let current = records.map { record -> (position: UInt64?, pending: (tid: TID, sequence: UInt64)?) in
+                    if let pending = g.pendingIndex[record.oid] { return (pending.position, (pending.tid, pending.sequence)) }
                     return (s.index[record.oid], nil)
                 }
                 defer { g.faults.failWrite = nil }
@@ -155,12 +173,14 @@ extension FileStorage {
 
         // ZODB's store(): the serial check, before anything is written.
         for (record, current) in zip(records, view.current) {
-            var actual = current.pendingTID
+            var actual = current.pending?.tid
             if actual == nil, let position = current.position {
                 actual = try readDataHeader(at: position, oid: record.oid, end: view.publishedEnd).header.tid
             }
             guard actual == record.expectedSerial else {
-                throw .conflict(oid: record.oid, expected: record.expectedSerial, actual: actual)
+                return .conflict(
+                    .conflict(oid: record.oid, expected: record.expectedSerial, actual: actual),
+                    pendingSequence: current.pending?.sequence)
             }
         }
 
@@ -195,18 +215,18 @@ extension FileStorage {
             written.append(GroupCommit.WrittenRecord(oid: record.oid, position: recordPosition))
             recordPosition += UInt64(DataHeader.size) + pickleLength
         }
-        return groupCommit.monitor.withLock { g in
+        return .written(groupCommit.monitor.withLock { g in
             let transaction = GroupCommit.WrittenTransaction(
                 sequence: g.nextSequence, tid: tid, position: position, end: end, records: written)
             g.nextSequence += 1
             g.pending.append(transaction)
-            for record in written { g.pendingIndex[record.oid] = (record.position, tid) }
+            for record in written { g.pendingIndex[record.oid] = (record.position, tid, transaction.sequence) }
             g.writtenEnd = end
             g.lastWrittenTID = tid
             // BaseStorage.set_max_oid: a stored oid above the counter raises it.
             if let largest = records.map(\.oid).max(), largest > g.lastOID { g.lastOID = largest }
             return transaction
-        }
+        })
     }
 
     /// Sets the faults the next commits meet (tests only).

@@ -60,6 +60,14 @@ import SystemPackage
 /// Tids are chosen under the commit lock from the last tid *written*, so
 /// they increase in file order even across pending transactions, and are
 /// never reused after a failure.
+///
+/// Serials are checked against pending transactions too (a commit that
+/// builds on a record still waiting for its fsync is a conflict, as it
+/// would be in ZODB once that one finished). Such a conflict is thrown only
+/// after the pending transaction is durable or failed: readers see the
+/// published state only, so a caller that rebuilds and retries at once would
+/// otherwise read the same old serial and conflict again for as long as the
+/// fsync takes.
 final class GroupCommit: Sendable {
     /// A record of a pending transaction: where the oid's new revision is.
     struct WrittenRecord: Sendable {
@@ -89,8 +97,9 @@ final class GroupCommit: Sendable {
         var lastOID: OID
         /// Written, not yet fsynced, in file order.
         var pending: [WrittenTransaction] = []
-        /// The newest pending record of each oid, and its tid.
-        var pendingIndex: [OID: (position: UInt64, tid: TID)] = [:]
+        /// The newest pending record of each oid, its tid and the sequence
+        /// of its transaction.
+        var pendingIndex: [OID: (position: UInt64, tid: TID, sequence: UInt64)] = [:]
         /// The sequence number the next written transaction gets.
         var nextSequence: UInt64 = 1
         /// Every transaction up to this sequence is fsynced and published.
@@ -128,7 +137,7 @@ extension FileStorage {
     /// throws the error of the fsync that failed it. See ``GroupCommit``.
     func waitUntilDurable(_ sequence: UInt64) throws(StorageError) {
         while true {
-            let step = groupCommit.monitor.withLock(waitingUntil: { (g: inout GroupCommit.State) -> SyncStep? in
+            let step = groupCommit.monitor.waitUntil { (g: inout GroupCommit.State) -> SyncStep? in
                 if let error = g.failures.removeValue(forKey: sequence) { return .failed(error) }
                 if g.durableSequence >= sequence { return .done }
                 guard !g.syncing else { return nil }
@@ -136,7 +145,7 @@ extension FileStorage {
                 g.syncCount += 1
                 defer { g.faults.failSync = nil }
                 return .lead(target: g.nextSequence - 1, fault: g.faults.failSync, delay: g.faults.syncDelay)
-            })
+            }
             switch step {
             case .done:
                 return
@@ -208,6 +217,13 @@ extension FileStorage {
                 if !trimmed { g.staleTail = g.durableEnd }
                 g.syncing = false
             }
+        }
+    }
+
+    /// Returns once the pending transaction `sequence` is published or failed.
+    func waitUntilResolved(_ sequence: UInt64) {
+        groupCommit.monitor.waitUntil { (g: inout GroupCommit.State) -> Bool? in
+            (g.pending.first.map { $0.sequence > sequence } ?? true) ? true : nil
         }
     }
 

@@ -16,7 +16,7 @@ import Darwin
 ///
 /// The mutex and condition live in heap memory that never moves, as pthread
 /// requires. Waits are Mesa-style: a woken waiter re-checks its condition,
-/// which ``withLock(waitingUntil:)`` does by calling its body again.
+/// which ``waitUntil(_:)`` does by calling its body again.
 final class Monitor<Value: Sendable>: @unchecked Sendable {
     // @unchecked: `value` is only touched with `mutex` held.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -44,8 +44,10 @@ final class Monitor<Value: Sendable>: @unchecked Sendable {
     }
 
     /// Runs `body` with the lock held until it returns a result, sleeping
-    /// between calls until another thread calls ``broadcast()``.
-    func withLock<Result, E: Error>(waitingUntil body: (inout Value) throws(E) -> Result?) throws(E) -> Result {
+    /// between calls until another thread calls ``broadcast()``. (Not an
+    /// overload of ``withLock(_:)``: a closure returning an optional would
+    /// silently pick the waiting one.)
+    func waitUntil<Result, E: Error>(_ body: (inout Value) throws(E) -> Result?) throws(E) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while true {
@@ -54,7 +56,7 @@ final class Monitor<Value: Sendable>: @unchecked Sendable {
         }
     }
 
-    /// Wakes every thread waiting in ``withLock(waitingUntil:)``. Call it
+    /// Wakes every thread waiting in ``waitUntil(_:)``. Call it
     /// after changing the value, with or without the lock held.
     func broadcast() {
         pthread_cond_broadcast(condition)

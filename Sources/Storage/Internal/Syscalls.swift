@@ -1,6 +1,6 @@
 // The system calls the storage engine makes that swift-system does not wrap
 // (posix_fadvise, flock, fsync, rename, a positional read loop, positional
-// writes, ftruncate, copy_file_range, the wall clock), written in
+// writes, ftruncate, copy_file_range, the wall clock, nanosleep), written in
 // swift-system's style: thin, typed, `throws(Errno)`, EINTR retried where the
 // call can be interrupted. This file and `Monitor.swift` (pthread mutex and
 // condition variable) are the only ones of the target that touch libc or

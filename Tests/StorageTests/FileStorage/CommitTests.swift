@@ -268,6 +268,16 @@ import Testing
         }
         #expect(try storage.load(oids.last!).data == prefix + content + suffix)
 
+        // A segment may come from the storage's own file: an unchanged chunk
+        // of an earlier record, copied past the end (same file, no overlap).
+        let old = try storage.currentRecord(oids[1])
+        let relinked = try storage.commit(
+            [PendingRecord(
+                oid: oids[1], expectedSerial: result.tid,
+                segments: [.file(FileDescriptor(rawValue: storage.descriptor), offset: Int64(old.pickleOffset), length: old.pickleLength)])],
+            metadata: TransactionMetadata())
+        #expect(try storage.load(oids[1]) == (try storage.read(at: old.pickleOffset, count: old.pickleLength), relinked.tid))
+
         // A range the file does not hold fails the commit and writes nothing.
         let size = storage.size
         let error = storageError {
