@@ -4,10 +4,12 @@ import Storage
 /// files"). Its nodes live in the reserved inode range, their content is
 /// made when they are opened and served with direct I/O, so every `cat`
 /// shows current figures even though `stat` cannot know the size ahead.
-enum ControlNode: UInt64, CaseIterable, Sendable {
+public enum ControlNode: UInt64, CaseIterable, Sendable {
     case folder = 0
     case info = 1
     case stats = 2
+    case pack = 3
+    case backup = 4
 
     static let folderName = ".zodbfs"
 
@@ -24,8 +26,14 @@ enum ControlNode: UInt64, CaseIterable, Sendable {
         case .folder: return Self.folderName
         case .info: return "info"
         case .stats: return "stats"
+        case .pack: return "pack"
+        case .backup: return "backup"
         }
     }
 
-    static let files: [ControlNode] = [.info, .stats]
+    static let files: [ControlNode] = [.info, .stats, .pack, .backup]
+
+    /// Files a command can be written to (a job starts), as opposed to
+    /// files that only report.
+    var acceptsCommands: Bool { self == .pack || self == .backup }
 }

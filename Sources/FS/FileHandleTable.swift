@@ -17,6 +17,8 @@ final class FileHandleTable: Sendable {
         /// A file open for writing, or open for reading while another
         /// handle writes it: reads see the uncommitted bytes.
         case writable(OpenFile)
+        /// A control file opened for writing: each write is a command.
+        case command(ControlNode)
     }
 
     struct DirectoryItem: Sendable {

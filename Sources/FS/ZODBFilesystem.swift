@@ -56,6 +56,8 @@ public final class ZODBFilesystem: Sendable {
     private let kernelCachedRevision = Mutex<[OID: TID]>([:])
     private let invalidatorBox = Mutex<KernelInvalidator?>(nil)
     private let follower = Mutex<Follower?>(nil)
+    /// What `.zodbfs/pack` and `.zodbfs/backup` run; see ``install(_:as:)``.
+    let jobsTable = Mutex<[ControlNode: any ControlJob]>([:])
     /// What `mount` was given, shown by `.zodbfs/info`.
     private let rootDescription: String
 
@@ -147,6 +149,10 @@ public final class ZODBFilesystem: Sendable {
                                   linkCount: 2, uid: options.uid, gid: options.gid, modificationTime: mtime)
         case .info, .stats:
             return FileAttributes(inode: control.inode, kind: .regular, permissions: 0o444, size: 0,
+                                  linkCount: 1, uid: options.uid, gid: options.gid, modificationTime: mtime)
+        case .pack, .backup:
+            // Writable by the mounting user only (the kernel checks, with default_permissions).
+            return FileAttributes(inode: control.inode, kind: .regular, permissions: 0o644, size: 0,
                                   linkCount: 1, uid: options.uid, gid: options.gid, modificationTime: mtime)
         }
     }
@@ -281,7 +287,11 @@ public final class ZODBFilesystem: Sendable {
             }
             if let control = ControlNode(inode: inode) {
                 guard control != .folder else { throw .isADirectory }
-                guard (flags & O_ACCMODE) == O_RDONLY else { throw .accessDenied }
+                if writing {
+                    guard control.acceptsCommands else { throw .accessDenied }
+                    stats.openHandles.add(1, ordering: .relaxed)
+                    return OpenReply(handle: handles.insert(.command(control)), keepCache: false, directIO: true)
+                }
                 let handle = handles.insert(.bytes(Array(controlContent(control).utf8)))
                 stats.openHandles.add(1, ordering: .relaxed)
                 return OpenReply(handle: handle, keepCache: false, directIO: true)
@@ -347,6 +357,11 @@ public final class ZODBFilesystem: Sendable {
                 return .bytes(try file.state.withLock { (s: inout OpenFile.State) throws(FSError) -> [UInt8] in
                     try s.read(offset..<offset + UInt64(size), storage: storage)
                 })
+            case .command(let node)?:
+                // Read through a handle opened for commands: the status now.
+                let bytes = Array(controlContent(node).utf8)
+                guard offset < UInt64(bytes.count) else { return .bytes([]) }
+                return .bytes(Array(bytes[Int(offset)..<min(bytes.count, Int(offset) + size)]))
             case .directory?:
                 throw .isADirectory
             case nil:
@@ -443,6 +458,8 @@ public final class ZODBFilesystem: Sendable {
         switch control {
         case .folder: return ""
         case .stats: return stats.render()
+        case .pack, .backup:
+            return job(control).statusText()
         case .info:
             let last = storage.lastTransaction
             return """

@@ -34,7 +34,12 @@ public struct AttributeChanges: Sendable {
 extension ZODBFilesystem {
     public func setattr(_ inode: InodeNumber, handle: UInt64?, changes: AttributeChanges) throws(FSError) -> FileAttributes {
         try counting { () throws(FSError) -> FileAttributes in
-            if ControlNode(inode: inode) != nil { throw .notPermitted }
+            if let control = ControlNode(inode: inode) {
+                // `echo cmd > .zodbfs/pack` truncates first: nothing to do.
+                guard control.acceptsCommands, changes.mode == nil, changes.uid == nil, changes.gid == nil,
+                      changes.size == 0 || changes.size == nil else { throw .notPermitted }
+                return virtualAttributes(control)
+            }
             if let uid = changes.uid, uid != options.uid { throw .notPermitted }
             if let gid = changes.gid, gid != options.gid { throw .notPermitted }
             var metadata = MetadataChange()

@@ -68,7 +68,9 @@ extension ZODBFilesystem {
                       bytes: UnsafeRawBufferPointer) throws(FSError) -> Int {
         stats.writes.add(1, ordering: .relaxed)
         return try counting { () throws(FSError) -> Int in
-            guard case .writable(let file)? = handles.body(handle) else { throw .badHandle }
+            let body = handles.body(handle)
+            if case .command(let node)? = body { return try command(node, bytes: bytes) }
+            guard case .writable(let file)? = body else { throw .badHandle }
             guard let spool else { throw .readOnly }
             try file.state.withLock { (s: inout OpenFile.State) throws(FSError) in
                 try s.write(bytes, at: offset, spoolDirectory: spool, now: now())
