@@ -17,7 +17,7 @@ enum LowLevelOperations {
         operations.`init` = { userdata, connection in
             guard let userdata, let connection else { return }
             let context = Unmanaged<SessionContext>.fromOpaque(userdata).takeUnretainedValue()
-            ConnectionSettings.negotiate(connection, logger: context.logger)
+            ConnectionSettings.negotiate(connection, writable: !context.filesystem.options.readOnly, logger: context.logger)
         }
         installReading(into: &operations)
         installModifying(into: &operations)

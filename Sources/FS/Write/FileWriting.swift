@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import OFS
 import Pickle
 import Storage
@@ -175,9 +176,26 @@ extension ZODBFilesystem {
         guard case .writable = body, let file = openFiles.detach(inode) else { return }
         // A body still modified here failed its commit at close (the caller
         // was told) or was unlinked: it is dropped, never committed later.
-        file.state.withLock { s in
+        let dropped = file.state.withLock { s -> (OpenFile.Origin, Bool)? in
             s.spool?.close()
             s.spool = nil
+            return s.modified && !s.unlinked ? (s.origin, true) : nil
+        }
+        guard let (origin, _) = dropped else { return }
+        // The kernel cached what was written (names, size, pages): make it
+        // ask again, from another thread — this runs inside a request.
+        logger.warning("dropped uncommitted changes of \(file.oid) after a failed commit")
+        let kernel = invalidator
+        let inode = file.inode
+        var entry: (InodeNumber, String)?
+        if case .pending(let parent, let name) = origin {
+            openFiles.removePending(parent: parent, name: name)
+            entry = (inodes.inode(for: parent), name)
+        }
+        let name = entry
+        Thread.detachNewThread {
+            kernel?.invalidateInode(inode)
+            if let name { kernel?.invalidateEntry(parent: name.0, name: name.1) }
         }
     }
 
