@@ -4,8 +4,9 @@ import ZODB
 
 extension PickleValue {
     /// A persistent reference as `ObjectWriter.persistent_id` writes it for
-    /// an ordinary class in the same database: `(oid, class)` (zodb_formats §5.3).
+    /// an ordinary class in the same database: `(oid, class)` (zodb_formats
+    /// §5.3). Shorthand for ``RecordEncoder/reference(to:objectClass:)``.
     public static func reference(to oid: OID, objectClass: ClassName) -> PickleValue {
-        .persistentID(.tuple([.bytes(oid.bytes), .global(module: objectClass.module, name: objectClass.name)]))
+        RecordEncoder.reference(to: oid, objectClass: objectClass)
     }
 }

@@ -107,18 +107,6 @@ final class WritableStore {
     }
 }
 
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-func patternBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var x = seed | 1
-    var bytes = [UInt8](repeating: 0, count: count)
-    for i in 0..<count {
-        x ^= x << 13
-        x ^= x >> 7
-        x ^= x << 17
-        bytes[i] = UInt8(truncatingIfNeeded: x)
-    }
-    return bytes
-}
 
 /// The errno a filesystem call failed with; nil when it succeeded.
 func errnoOf(_ body: () throws -> Void) -> Int32? {

@@ -17,7 +17,7 @@ struct WritePathTests {
         var expected: [String: [UInt8]] = [:]
         for (i, size) in sizes.enumerated() {
             let name = "new-\(size).bin"
-            let bytes = patternBytes(size, seed: UInt64(i + 1))
+            let bytes = pseudoRandomBytes(size, seed: UInt64(i + 1))
             try store.write("files/\(name)", bytes)
             expected["files/\(name)"] = bytes
             #expect(try store.read("files/\(name)") == bytes, "read back \(name) through the mount")
@@ -43,14 +43,14 @@ struct WritePathTests {
         let store = try WritableStore()
         var original = try store.read("files/big.bin")
         let before = try store.filesystem.storage.transactions().count
-        let patch = patternBytes(10, seed: 9)
+        let patch = pseudoRandomBytes(10, seed: 9)
         try store.patch("files/big.bin", at: 200_000, patch)
         original.replaceSubrange(200_000..<200_010, with: patch)
         let transactions = try store.filesystem.storage.transactions()
         #expect(transactions.count == before + 1)
         #expect(transactions.last?.oids.count == 2, "one Pdata link and the File record")
         // Across a link boundary (77,881 is where the first link ends).
-        let across = patternBytes(1000, seed: 10)
+        let across = pseudoRandomBytes(1000, seed: 10)
         try store.patch("files/big.bin", at: 77_500, across)
         original.replaceSubrange(77_500..<78_500, with: across)
         #expect(try store.filesystem.storage.transactions().last?.oids.count == 3)
@@ -65,7 +65,7 @@ struct WritePathTests {
     func appendAndTruncate() throws {
         let store = try WritableStore()
         var big = try store.read("files/chain-1MiB.bin")
-        let tail = patternBytes(150_000, seed: 3)
+        let tail = pseudoRandomBytes(150_000, seed: 3)
         try store.patch("files/chain-1MiB.bin", at: UInt64(big.count), tail)
         big += tail
 

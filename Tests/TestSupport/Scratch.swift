@@ -95,3 +95,16 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
                          stderr: String(decoding: errData, as: UTF8.self),
                          stdoutData: outData)
 }
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+public func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed | 1
+    var bytes = [UInt8](repeating: 0, count: count)
+    for i in 0..<count {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        bytes[i] = UInt8(truncatingIfNeeded: state)
+    }
+    return bytes
+}

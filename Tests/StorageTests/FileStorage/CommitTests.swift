@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import SystemPackage
 import Testing
+import TestSupport
 
 /// Commits through ``FileStorage/commit(_:metadata:)``, checked with this
 /// package's own reader and byte layout; `CommitPythonTests` has ZODB read

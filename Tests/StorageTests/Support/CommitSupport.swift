@@ -173,15 +173,3 @@ func spoolFile(_ directory: TemporaryDirectory, _ name: String, _ bytes: [UInt8]
     return try FileDescriptor.open(FilePath(path), .readOnly)
 }
 
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed | 1
-    var bytes = [UInt8](repeating: 0, count: count)
-    for i in 0..<count {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        bytes[i] = UInt8(truncatingIfNeeded: state)
-    }
-    return bytes
-}
