@@ -282,9 +282,6 @@ public final class ZODBFilesystem: Sendable {
         stats.opens.add(1, ordering: .relaxed)
         return try counting { () throws(FSError) -> OpenReply in
             let writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0
-            if options.readOnly && writing {
-                throw .readOnly
-            }
             if let control = ControlNode(inode: inode) {
                 guard control != .folder else { throw .isADirectory }
                 if writing {
@@ -295,6 +292,9 @@ public final class ZODBFilesystem: Sendable {
                 let handle = handles.insert(.bytes(Array(controlContent(control).utf8)))
                 stats.openHandles.add(1, ordering: .relaxed)
                 return OpenReply(handle: handle, keepCache: false, directIO: true)
+            }
+            if options.readOnly && writing {
+                throw .readOnly
             }
             if let open = openFiles.file(inode) {
                 // Being written through another handle: read what it wrote.
