@@ -52,6 +52,7 @@ import Testing
         try shell("head -c \(256 << 20) /dev/urandom > \(quoted(source))/big-256MiB.bin")
         let mount = try MountedStore(store: store, in: scratch)
         defer { try? mount.unmount() }
+        let pid = try Self.servingPid(mount)
 
         try shell("cp -r \(quoted(source)) \(quoted(mount.path("copied")))")
         try shell("rm \(quoted(source))/big-256MiB.bin")
@@ -78,6 +79,10 @@ import Testing
         #expect(try Self.digests(mount.path("tarred")) == sourceDigests)
         #expect(try Self.digests(back) == sourceDigests)
         let bigDigest = copied["big-256MiB.bin"]
+        // Every spool went away with its handle: no spool descriptor is
+        // left over, and the spool folder holds no file.
+        #expect(try Self.spoolDescriptors(pid) == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store + ".spool") == [])
         try mount.unmount()
 
         let report = try StoreVerification(dataFS: store)
@@ -91,6 +96,14 @@ import Testing
         #expect(report["copied/.index.html.swp"] == nil)
         #expect(report["synced/css/site.css"]?.content_type == "text/css")
         #expect(report["synced/index.html"]?.content_type == "text/html")
+    }
+
+    /// How many spool files process `pid` has open.
+    static func spoolDescriptors(_ pid: Int32) throws -> Int {
+        let directory = "/proc/\(pid)/fd"
+        return try FileManager.default.contentsOfDirectory(atPath: directory).filter { fd in
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + fd)) ?? "").contains(".spool")
+        }.count
     }
 
     /// The pid of the zodbfs process serving `mount`.
