@@ -58,6 +58,13 @@ struct Node: Sendable {
         } catch {
             throw FSError(error)
         }
+        return try build(record, loader: loader)
+    }
+
+    /// The node of `record`, loading what else it needs (a BTreeFolder2's
+    /// buckets).
+    static func build(_ record: ObjectRecord, loader: ObjectLoader) throws(FSError) -> Node {
+        let oid = record.oid
         let object = ZopeObject(record: record)
         switch object {
         case .directory(let dir):

@@ -89,9 +89,15 @@ extension NodeCache {
     /// transaction expected). Check, patch and drop happen under one lock,
     /// so concurrent commits to one folder patch one after the other or
     /// fall back to a reload.
-    func apply(written: [OID: TID?], tid: TID, listings: [OID: [ContainerChange]]) {
+    ///
+    /// `rebuilt` are nodes made from the records the transaction wrote;
+    /// each replaces its cached node if `isCurrent` says its record is still
+    /// the newest (checked under the lock, so a later commit's own call,
+    /// which comes after its write, always wins).
+    func apply(written: [OID: TID?], tid: TID, listings: [OID: [ContainerChange]], rebuilt: [Node] = [],
+               isCurrent: (OID) -> Bool = { _ in false }) {
         state.withLock { s in
-            var patched: [Node] = []
+            var patched: [Node] = rebuilt.filter { isCurrent($0.oid) }
             for (folder, changes) in listings {
                 guard let node = s.nodes[folder], written[folder] == nil,
                       let updated = node.applying(changes, tid: tid, written: written) else { continue }

@@ -18,9 +18,15 @@ public struct DirectoryReader: Sendable {
         var entries: [DirectoryEntry] = []
         switch directory.children {
         case .objectManager(let objects):
+            // One pass over the instance dict, so a folder of n children
+            // costs O(n), not n lookups of O(n) each.
+            var attributes: [String: PickleValue] = [:]
+            for entry in directory.record.state.dictEntries ?? [] {
+                if let key = entry.key.textValue { attributes[key] = entry.value }
+            }
             for item in objects.tupleElements ?? [] {
                 guard let id = item["id"]?.textValue,
-                      let value = directory.record.state[id],
+                      let value = attributes[id],
                       let ref = PersistentReference(value), ref.kind == .strong else { continue }
                 entries.append(DirectoryEntry(name: id, oid: ref.oid, metaType: item["meta_type"]?.textValue))
             }

@@ -17,7 +17,10 @@ enum ContainerChange: Sendable {
 /// ``BTreeFolderEditor`` do the object work, this turns their result into
 /// records that expect the serials they were built on.
 extension ZODBFilesystem {
-    func containerRecords(parent: OID, changes: [ContainerChange]) throws(FSError) -> [PendingRecord] {
+    /// - Parameter rewritten: receives the new record of a plain folder
+    ///   (its listing is its record), for ``committed(_:result:started:rewritten:listings:)``.
+    func containerRecords(parent: OID, rewritten: inout [OID: ObjectRecord],
+                          changes: [ContainerChange]) throws(FSError) -> [PendingRecord] {
         let writer = try writable()
         let record = try loadRecord(parent)
         guard case .directory(let directory) = ZopeObject(record: record) else { throw .notADirectory }
@@ -42,6 +45,9 @@ extension ZODBFilesystem {
                     // New children: the folder's mtime is this commit's again.
                     folder.state = applyPosix(MetadataChange(), to: folder.state, bodyChanged: true)
                     changed.append(folder)
+                    var updated = record
+                    updated.state = folder.state
+                    rewritten[parent] = updated
                 }
             case .btree:
                 var editor = try BTreeFolderEditor(

@@ -109,7 +109,9 @@ extension ZODBFilesystem {
             case .stored: what = "\(file.oid)"
             }
             var written: [PendingRecord] = []
+            var rewritten: [OID: ObjectRecord] = [:]
             let result = try writer.committer.commit("zodbfs: write \(what)") { () throws(FSError) -> [PendingRecord] in
+                rewritten = [:]
                 var records = body.records
                 switch state.origin {
                 case .stored:
@@ -136,7 +138,7 @@ extension ZODBFilesystem {
                     newState = applyPosix(state.pendingMetadata, to: newState, bodyChanged: true)
                     records.append(PendingRecord(oid: file.oid, expectedSerial: nil,
                                                  segments: [.bytes(try encodeNew(ZopeFileState.fileClass, state: newState))]))
-                    records += try containerRecords(parent: parent, changes: [
+                    records += try containerRecords(parent: parent, rewritten: &rewritten, changes: [
                         .add(name: name, oid: file.oid, objectClass: ZopeFileState.fileClass, metaType: "File"),
                     ])
                 }
@@ -166,7 +168,7 @@ extension ZODBFilesystem {
             if case .pending(let parent, let name) = state.origin {
                 listings[parent] = [.add(name: name, oid: file.oid, objectClass: ZopeFileState.fileClass, metaType: "File")]
             }
-            committed(written, result: result, started: started, listings: listings)
+            committed(written, result: result, started: started, rewritten: rewritten, listings: listings)
         }
     }
 

@@ -22,18 +22,20 @@ extension ZODBFilesystem {
             var metadata = MetadataChange()
             if mode & 0o7777 != 0o755 { metadata.mode = mode & 0o7777 }
             var written: [PendingRecord] = []
+            var rewritten: [OID: ObjectRecord] = [:]
             let started = ContinuousClock.now
             let result = try writer.committer.commit("zodbfs: mkdir \(name)") { () throws(FSError) -> [PendingRecord] in
+                rewritten = [:]
                 let state = applyPosix(metadata, to: ZopeFolderState.new(id: name), bodyChanged: false)
                 var records = [PendingRecord(oid: oid, expectedSerial: nil,
                                              segments: [.bytes(try encodeNew(ZopeFolderState.folderClass, state: state))])]
-                records += try containerRecords(parent: parentOID, changes: [
+                records += try containerRecords(parent: parentOID, rewritten: &rewritten, changes: [
                     .add(name: name, oid: oid, objectClass: ZopeFolderState.folderClass, metaType: "Folder"),
                 ])
                 written = records
                 return records
             }
-            committed(written, result: result, started: started, listings: [
+            committed(written, result: result, started: started, rewritten: rewritten, listings: [
                 parentOID: [.add(name: name, oid: oid, objectClass: ZopeFolderState.folderClass, metaType: "Folder")],
             ])
             let reply = entry(attributes(of: try node(oid)))
@@ -124,9 +126,11 @@ extension ZODBFilesystem {
             let retyped = try contentTypeAfterRename(source.node, from: name, to: newName)
             let objectClass = source.node.object.record.objectClass
             var written: [PendingRecord] = []
+            var rewritten: [OID: ObjectRecord] = [:]
             var listings: [OID: [ContainerChange]] = [:]
             let started = ContinuousClock.now
             let result = try writer.committer.commit("zodbfs: rename \(name) to \(newName)") { () throws(FSError) -> [PendingRecord] in
+                rewritten = [:]
                 let current = try loadRecord(source.entry.oid)
                 var state = ObjectIdentity.renamed(current.state, to: newName)
                 if let retyped { state = state.settingEntry("content_type", to: .string(retyped)) ?? state }
@@ -141,12 +145,12 @@ extension ZODBFilesystem {
                                                             objectClass: objectClass, metaType: metaType)]]
                 }
                 for (parent, changes) in listings.sorted(by: { $0.key < $1.key }) {
-                    records += try containerRecords(parent: parent, changes: changes)
+                    records += try containerRecords(parent: parent, rewritten: &rewritten, changes: changes)
                 }
                 written = records
                 return records
             }
-            committed(written, result: result, started: started, listings: listings)
+            committed(written, result: result, started: started, rewritten: rewritten, listings: listings)
             if let storedTarget { markUnlinked(storedTarget.entry.oid) }
             replacePending(pendingTarget, parent: targetOID, name: newName)
         }
@@ -201,11 +205,13 @@ extension ZODBFilesystem {
     private func commitContainerChange(_ description: String, writer: StoreWriter, parent: OID,
                                        changes: [ContainerChange]) throws(FSError) {
         var written: [PendingRecord] = []
+            var rewritten: [OID: ObjectRecord] = [:]
         let started = ContinuousClock.now
         let result = try writer.committer.commit(description) { () throws(FSError) -> [PendingRecord] in
-            written = try containerRecords(parent: parent, changes: changes)
+                rewritten = [:]
+            written = try containerRecords(parent: parent, rewritten: &rewritten, changes: changes)
             return written
         }
-        committed(written, result: result, started: started, listings: [parent: changes])
+        committed(written, result: result, started: started, rewritten: rewritten, listings: [parent: changes])
     }
 }

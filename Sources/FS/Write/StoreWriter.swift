@@ -117,12 +117,22 @@ extension ZODBFilesystem {
     /// `listings` are the folder changes it made: cached listings of those
     /// folders are patched rather than dropped, so the next `lookup` in a
     /// 10,000-item BTreeFolder2 does not decode its 600 buckets again.
+    /// `rewritten` are plain folders' new records: their nodes are rebuilt
+    /// from them (no storage read, no decode) if nothing newer landed since.
     func committed(_ records: [PendingRecord], result: CommitResult, started: ContinuousClock.Instant,
-                   listings: [OID: [ContainerChange]] = [:]) {
+                   rewritten: [OID: ObjectRecord] = [:], listings: [OID: [ContainerChange]] = [:]) {
         let oids = records.map(\.oid)
         var written: [OID: TID?] = [:]
         for record in records { written[record.oid] = record.expectedSerial }
-        nodes.apply(written: written, tid: result.tid, listings: listings)
+        var rebuilt: [Node] = []
+        for (oid, record) in rewritten {
+            var record = record
+            record.tid = result.tid
+            if let node = try? Node.build(record, loader: loader) { rebuilt.append(node) }
+        }
+        nodes.apply(written: written, tid: result.tid, listings: listings, rebuilt: rebuilt) { [storage] oid in
+            (try? storage.currentSerial(oid)) == result.tid
+        }
         dropChunkTables(oids)
         let elapsed = started.duration(to: .now)
         let bytes = result.length
