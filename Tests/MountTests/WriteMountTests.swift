@@ -98,6 +98,64 @@ import Testing
         #expect(report["synced/index.html"]?.content_type == "text/html")
     }
 
+    @Test func aSessionOfChangesLeavesExactlyTheExpectedTree() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let fixture = try TestEnvironment.zopeFixture()
+        let store = try Self.copyOfFixture(in: scratch)
+        let mount = try MountedStore(store: store, in: scratch)
+        defer { try? mount.unmount() }
+        let m = quoted(mount.mountpoint)
+        try shell("""
+            set -e
+            cd \(m)
+            printf 'new text\\n' > docs/new.txt                       # create
+            head -c 300001 /dev/zero | tr '\\0' 'a' > files/big.bin     # overwrite whole
+            printf 'XYZ' | dd of=files/chain-1MiB.bin bs=1 seek=100000 conv=notrunc status=none   # middle
+            printf 'tail' >> files/tiny.txt                            # append
+            truncate -s 150000 files/text-300000.txt                   # truncate
+            mv docs/readme.txt docs/readme-renamed.txt                 # rename in a Folder
+            mv docs/page.html files/page.html                          # across Folders
+            rm files/empty.txt                                         # delete a file
+            rm -r 'docs/level2'                                        # delete a folder tree
+            mkdir 'new folder' && printf 'in new\\n' > 'new folder/a.txt'
+            printf 'btree\\n' > many/added.txt                        # BTreeFolder2: add
+            rm many/file-00010.txt many/file-00011.txt                 # remove
+            mv many/file-00012.txt many/renamed.txt                    # rename inside
+            mv many/file-00013.txt docs/from-btree.txt                 # out of the BTreeFolder2
+            mv docs/Café\\ menu.txt 'small btree/menu.txt'            # into another
+            """)
+        try mount.unmount()
+
+        var expected = Set(fixture.manifest.entries.map(\.path))
+        expected.subtract(["docs/readme.txt", "docs/page.html", "files/empty.txt", "many/file-00010.txt",
+                           "many/file-00011.txt", "many/file-00012.txt", "many/file-00013.txt", "docs/Café menu.txt"])
+        expected = expected.filter { !$0.hasPrefix("docs/level2") }
+        expected.formUnion(["docs/new.txt", "docs/readme-renamed.txt", "files/page.html", "new folder",
+                            "new folder/a.txt", "many/added.txt", "many/renamed.txt", "docs/from-btree.txt",
+                            "small btree/menu.txt"])
+        let report = try StoreVerification(dataFS: store)
+        #expect(report.problems == [])
+        let found = Set(report.entries.map(\.path))
+        #expect(found.subtracting(expected).sorted() == [], "unexpected paths")
+        #expect(expected.subtracting(found).sorted() == [], "missing paths")
+        #expect(report["docs/new.txt"]?.sha256 == sha256Hex(Array("new text\n".utf8)))
+        #expect(report["files/big.bin"]?.sha256 == sha256Hex([UInt8](repeating: UInt8(ascii: "a"), count: 300_001)))
+        #expect(report["files/big.bin"]?.size == 300_001)
+        #expect(report["files/text-300000.txt"]?.size == 150_000)
+        let tiny = fixture.manifest.entries.first { $0.path == "files/tiny.txt" }!
+        #expect(report["files/tiny.txt"]?.size == (tiny.size ?? 0) + 4)
+        let chain = fixture.manifest.entries.first { $0.path == "files/chain-1MiB.bin" }!
+        #expect(report["files/chain-1MiB.bin"]?.size == chain.size)
+        #expect(report["files/chain-1MiB.bin"]?.sha256 != chain.sha256)
+        for moved in [("docs/readme-renamed.txt", "docs/readme.txt"), ("files/page.html", "docs/page.html"),
+                      ("many/renamed.txt", "many/file-00012.txt"), ("small btree/menu.txt", "docs/Café menu.txt")] {
+            let original = fixture.manifest.entries.first { $0.path == moved.1 }!
+            #expect(report[moved.0]?.sha256 == original.sha256, "\(moved.0) keeps its bytes")
+            #expect(report[moved.0]?.content_type == original.content_type, "\(moved.0) keeps its type")
+        }
+    }
+
     /// How many spool files process `pid` has open.
     static func spoolDescriptors(_ pid: Int32) throws -> Int {
         let directory = "/proc/\(pid)/fd"
