@@ -24,10 +24,20 @@ let package = Package(
             pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]
         ),
+        // zlib, for repozo's gzip files (.fsz, .deltafsz).
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(name: "Pickle"),
         .target(
             name: "Storage",
-            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+            dependencies: [
+                "CZlib",
+                .product(name: "SystemPackage", package: "swift-system"),
+                // MD5, the checksum repozo writes into its .dat files.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(name: "ZODB", dependencies: ["Pickle", "Storage"]),
         .target(name: "OFS", dependencies: ["ZODB"]),

@@ -7,6 +7,6 @@ struct ZodbfsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zodbfs",
         abstract: "Mount a ZODB FileStorage (Zope's Data.fs) as a directory tree.",
-        subcommands: [Mount.self, Unmount.self, List.self, Cat.self, Info.self]
+        subcommands: [Mount.self, Unmount.self, List.self, Cat.self, Info.self, Backup.self, Restore.self]
     )
 }

@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Progress of a long command on stderr: a bar redrawn in place on a
+/// terminal, a plain line every few seconds otherwise (logs, CI).
+final class ProgressBar {
+    private let isTerminal = isatty(STDERR_FILENO) != 0
+    private let started = Date()
+    private var lastDrawn = Date.distantPast
+    private var lastPhase = ""
+
+    func update(phase: String, done: UInt64, total: UInt64) {
+        let now = Date()
+        let interval: TimeInterval = isTerminal ? 0.1 : 5
+        guard now.timeIntervalSince(lastDrawn) >= interval || phase != lastPhase else { return }
+        lastDrawn = now
+        lastPhase = phase
+        let elapsed = max(now.timeIntervalSince(started), 0.001)
+        let rate = Double(done) / elapsed / 1e6
+        var text = "\(phase): \(Self.megabytes(done))"
+        if total > 0 {
+            let fraction = min(1, Double(done) / Double(total))
+            let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
+            text += " of \(Self.megabytes(total)) (\(Int(fraction * 100))%), \(String(format: "%.0f", rate)) MB/s, ETA \(Int(eta)) s"
+            if isTerminal {
+                let width = 30
+                let filled = Int(fraction * Double(width))
+                text = "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] " + text
+            }
+        }
+        FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + text + (isTerminal ? "" : "\n")).utf8))
+    }
+
+    func finish() {
+        if isTerminal && lastDrawn != .distantPast { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func megabytes(_ bytes: UInt64) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+}
