@@ -10,8 +10,8 @@ struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Back a Data.fs up into a repozo repository, or verify a repository.")
 
-    @Argument(help: "The Data.fs to back up (not with --verify).") var store: String?
-    @Option(name: .long, help: "The repository folder.") var repository: String
+    @Argument(help: "The Data.fs to back up, or a mount point (its .zodbfs/backup, into the mount's --backup-dir).") var store: String?
+    @Option(name: .long, help: "The repository folder (for a mount point: the one it was mounted with).") var repository: String?
     @Flag(name: .long, help: "Write a full backup even if an increment would do.") var full = false
     @Flag(name: .long, help: "Write an increment (a full backup when the store was packed or the repository is empty).") var incremental = false
     @Flag(name: .long, help: "Compress the backup file (.fsz/.deltafsz).") var gzip = false
@@ -25,6 +25,11 @@ struct Backup: ParsableCommand {
     }
 
     func run() throws {
+        if let store, let control = ControlFile(mountpoint: store, name: "backup") {
+            try backUpThroughMount(control)
+            return
+        }
+        guard let repository else { throw ValidationError("--repository is needed") }
         let repo = BackupRepository(path: repository)
         let bar = ProgressBar()
         defer { bar.finish() }
@@ -39,13 +44,13 @@ struct Backup: ParsableCommand {
             guard problems.isEmpty else {
                 throw CommandFailure(problems.map(\.description).joined(separator: "\n"))
             }
-            print("\(repository): every backup has its recorded size\(quick ? "" : " and checksum")")
+            print("\(repo.path): every backup has its recorded size\(quick ? "" : " and checksum")")
             return
         }
         guard let store else { return }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: repository, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CommandFailure("\(repository): no such folder (create the repository first)")
+        guard FileManager.default.fileExists(atPath: repo.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CommandFailure("\(repo.path): no such folder (create the repository first)")
         }
         let storage = try StoreAccess.open(store)
         defer { storage.close() }
@@ -61,6 +66,35 @@ struct Backup: ParsableCommand {
         case .nothing: print("no changes since the last backup: nothing to do")
         case .full, .incremental:
             print("\(result.kind.rawValue) backup: bytes \(result.start)–\(result.end) of \(store) in \(result.file ?? "")")
+        }
+    }
+}
+
+extension Backup {
+    /// A backup run by a mount: the command goes to its control file, the
+    /// status is polled until the job is done.
+    func backUpThroughMount(_ control: ControlFile) throws {
+        if gzip || quick { throw ValidationError("--gzip and --quick are for a Data.fs; a mount backs up as it was mounted") }
+        let before = try control.status()
+        if let repository, let line = before["repository"],
+           URL(fileURLWithPath: repository).standardizedFileURL.path != line {
+            throw CommandFailure("\(control.mountpoint) backs up into \(line), not \(repository)")
+        }
+        try control.send(full ? "full" : incremental ? "incremental" : "auto")
+        let bar = ProgressBar()
+        defer { bar.finish() }
+        while true {
+            let status = try control.status()
+            if status["state"] != "running" {
+                bar.finish()
+                let last = status["last"] ?? "no result"
+                guard !last.contains(" failed: ") else { throw CommandFailure(last) }
+                print(last)
+                return
+            }
+            bar.update(phase: status["phase"] ?? "running", done: UInt64(status["done_bytes"] ?? "") ?? 0,
+                       total: UInt64(status["total_bytes"] ?? "") ?? 0)
+            Thread.sleep(forTimeInterval: 0.2)
         }
     }
 }

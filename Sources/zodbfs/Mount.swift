@@ -20,6 +20,8 @@ struct Mount: ParsableCommand {
     @Option(name: [.customShort("o")], help: "FUSE mount options, comma-separated.") var fuseOptions: [String] = []
     @Option(name: .long, help: "Worker threads serving requests.") var threads: Int = 8
     @Flag(name: .long, help: "Read-only mounts: do not watch Data.fs for transactions written by other processes.") var noFollow = false
+    @Option(name: .long, help: "The repozo repository that .zodbfs/backup writes into.") var backupDir: String?
+    @Flag(name: .long, help: "Compress the backups .zodbfs/backup writes.") var backupGzip = false
 
     func validate() throws {
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
@@ -55,6 +57,14 @@ struct Mount: ParsableCommand {
             filesystem = try ZODBFilesystem(storage: storage, options: options)
         } catch {
             throw CommandFailure("\(store): \(error)")
+        }
+        if let backupDir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: backupDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CommandFailure("--backup-dir \(backupDir): no such folder")
+            }
+            let repository = BackupRepository(path: URL(fileURLWithPath: backupDir).standardizedFileURL.path)
+            filesystem.install(BackupJob(repository: repository, storage: storage, gzip: backupGzip), as: .backup)
         }
         let absoluteStore = URL(fileURLWithPath: store).standardizedFileURL.path
         let configuration = MountConfiguration(
