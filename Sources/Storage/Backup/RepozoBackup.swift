@@ -165,15 +165,8 @@ extension BackupRepository {
             progress(BackupProgress(phase: "copying", done: offset - range.lowerBound, total: UInt64(range.count)))
         }
         try compressor?.finish()
-        do {
-            try output.synchronize()
-            try output.close()
-            closed = true
-            try systemRename(temporary, destination)
-        } catch {
-            _ = systemUnlinkQuietly(temporary)
-            throw (error as? Errno ?? .ioError).backupError(destination, "write")
-        }
+        closed = true
+        try moveIntoPlace(output, temporary, destination)
         return Self.hex(hash.finalize())
     }
 
@@ -191,6 +184,25 @@ extension BackupRepository {
 
     static func hex(_ digest: some Sequence<UInt8>) -> String {
         digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}
+
+/// The end of every file the backup code writes: fsync, close, rename the
+/// temporary file over `destination` — so `destination` is either absent
+/// (or as it was) or complete. The temporary file is removed on failure.
+func moveIntoPlace(_ file: FileDescriptor, _ temporary: String, _ destination: String) throws(BackupError) {
+    do {
+        defer { try? file.close() }
+        try file.synchronize()
+    } catch {
+        _ = systemUnlinkQuietly(temporary)
+        throw error.backupError(destination, "write")
+    }
+    do {
+        try systemRename(temporary, destination)
+    } catch {
+        _ = systemUnlinkQuietly(temporary)
+        throw error.backupError(destination, "rename")
     }
 }
 

@@ -54,15 +54,8 @@ extension BackupRepository {
             guard reader.md5 == entry.md5 else { throw .checksumMismatch(path: source, expected: entry.md5, actual: reader.md5) }
             position = entry.end
         }
-        do {
-            try file.synchronize()
-            try file.close()
-            finished = true
-            try systemRename(temporary, output)
-        } catch {
-            _ = systemUnlinkQuietly(temporary)
-            throw (error as? Errno ?? .ioError).backupError(output, "write")
-        }
+        finished = true
+        try moveIntoPlace(file, temporary, output)
         try installIndex(of: chain[chain.count - 1], for: output)
         return position
     }
@@ -84,14 +77,12 @@ extension BackupRepository {
                                       permissions: [.ownerReadWrite, .groupRead, .otherRead])
         do {
             _ = try bytes.withUnsafeBytes { try file.writeAll($0) }
-            try file.synchronize()
-            try file.close()
-            try systemRename(temporary, target)
         } catch {
             try? file.close()
             _ = systemUnlinkQuietly(temporary)
             throw (error as? Errno ?? .ioError).backupError(target, "write")
         }
+        try moveIntoPlace(file, temporary, target)
     }
 
     /// `repozo -V`: for every line of every `.dat`, the file exists and has
