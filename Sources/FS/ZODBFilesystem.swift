@@ -26,6 +26,8 @@ public final class ZODBFilesystem: Sendable {
         public var readOnly: Bool = true
         public var uid: UInt32 = getuid()
         public var gid: UInt32 = getgid()
+        /// Permission bits taken away from every node (`-o umask=022`).
+        public var umask: UInt32 = 0
         /// A folder below the mount root to mount instead (`--root /a/b`).
         public var rootPath: String = ""
         public var attributeTimeout: Double = 1.0
@@ -136,7 +138,7 @@ public final class ZODBFilesystem: Sendable {
         if kind != .regular || permissions != 0o444, let mode = PosixAttributes.mode(in: state) { permissions = mode }
         let mtime = PosixAttributes.modificationTime(in: state) ?? node.modificationTID.timeIntervalSince1970
         return FileAttributes(
-            inode: inode, kind: kind, permissions: permissions, size: node.size,
+            inode: inode, kind: kind, permissions: permissions & ~options.umask, size: node.size,
             linkCount: kind == .directory ? 2 : 1, uid: options.uid, gid: options.gid,
             modificationTime: Timestamp(mtime))
     }

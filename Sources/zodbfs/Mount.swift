@@ -5,9 +5,11 @@ import Foundation
 import Logging
 import Storage
 
-/// `zodbfs mount [STORE] [MOUNTPOINT]`. Without `-f` the command returns
-/// once the mount is live (or with the reason it failed); the filesystem
-/// then runs in a detached child (`Daemon`).
+/// `zodbfs mount [STORE] [MOUNTPOINT]`, also `zodbfs STORE MOUNTPOINT -o …`
+/// (the default subcommand) as `mount -t fuse.zodbfs` and fstab run it.
+/// Without `-f` the command returns once the mount is live (or with the
+/// reason it failed); the filesystem then runs in a detached child
+/// (`Daemon`), logging to syslog.
 struct Mount: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Mount a Data.fs.")
 
@@ -17,7 +19,8 @@ struct Mount: ParsableCommand {
     @Flag(name: .long, help: "Refuse every change; open Data.fs without taking its lock, so a running Zope may keep it.") var readOnly = false
     @Option(name: .long, help: "Mount this folder below the root instead, e.g. /site/files.") var root: String = ""
     @Flag(name: .long, help: "Let other users (e.g. a web server) read the mount.") var allowOther = false
-    @Option(name: [.customShort("o")], help: "FUSE mount options, comma-separated.") var fuseOptions: [String] = []
+    @Option(name: [.customShort("o")], help: "Mount options, comma-separated: ro, rw, allow_other, uid=N, gid=N, umask=OCTAL, backup_dir=DIR, root=PATH, log_level=LEVEL; others go to FUSE.") var fuseOptions: [String] = []
+    @Option(name: .long, help: "trace, debug, info (default), notice, warning, error or critical.") var logLevel: String?
     @Option(name: .long, help: "Worker threads serving requests.") var threads: Int = 8
     @Flag(name: .long, help: "Read-only mounts: do not watch Data.fs for transactions written by other processes.") var noFollow = false
     @Option(name: .long, help: "The repozo repository that .zodbfs/backup writes into.") var backupDir: String?
@@ -25,6 +28,7 @@ struct Mount: ParsableCommand {
 
     func validate() throws {
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel): unknown level") }
     }
 
     func run() throws {
@@ -41,17 +45,27 @@ struct Mount: ParsableCommand {
     }
 
     private func mountAndServe() throws {
-        let logger: Logger = {
-            var logger = Logger(label: "zodbfs")
-            logger.logLevel = .info
-            return logger
-        }()
+        let list = try MountOptionList(fuseOptions)
+        let readOnly = list.readOnly ?? self.readOnly
+        let allowOther = self.allowOther || list.allowOther
+        let backupDir = list.backupDir ?? self.backupDir
+        let level = Logger.Level(rawValue: list.logLevel ?? logLevel ?? "info") ?? .info
+        let daemonized = Daemon.readyDescriptor != nil
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = daemonized ? SyslogLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "zodbfs")
         let storage = try StoreAccess.open(store, readOnly: readOnly, forMount: true)
         var options = ZODBFilesystem.Options()
         options.readOnly = readOnly
-        options.rootPath = root
+        options.rootPath = list.root ?? root
         options.follow = !noFollow
         options.logger = logger
+        if let uid = list.uid { options.uid = uid }
+        if let gid = list.gid { options.gid = gid }
+        if let umask = list.umask { options.umask = umask & 0o777 }
         let filesystem: ZODBFilesystem
         do {
             filesystem = try ZODBFilesystem(storage: storage, options: options)
@@ -69,7 +83,7 @@ struct Mount: ParsableCommand {
         let absoluteStore = URL(fileURLWithPath: store).standardizedFileURL.path
         let configuration = MountConfiguration(
             mountpoint: mountpoint, readOnly: options.readOnly, allowOther: allowOther,
-            fsName: absoluteStore, extraOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) },
+            fsName: absoluteStore, extraOptions: list.fuse,
             workerThreads: threads, readAheadKiB: 1024, debug: false)
         let session: FuseSession
         do {

@@ -199,3 +199,26 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: mountpoint).isEmpty)
     }
 }
+
+/// `mount -t fuse` as fstab lines and systemd mount units do it, with the
+/// `-o` options mount(8) passes on.
+@Suite(.serialized, .enabled(if: MountedStore.available)) struct MountHelperTests {
+    @Test func mountDotFuseWithOptions() throws {
+        let fixture = try TestEnvironment.zopeFixture()
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let mountpoint = scratch.path("mnt")
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        let source = try TestEnvironment.binary() + "#" + fixture.dataFS
+        try shell("mount -t fuse \(quoted(source)) \(quoted(mountpoint)) -o ro,allow_other,umask=027,uid=4321,nodev,nofail,_netdev")
+        defer { _ = try? shell("umount \(quoted(mountpoint))", allowFailure: true) }
+        let line = try shell("grep \(quoted(" " + mountpoint + " ")) /proc/mounts").stdout
+        #expect(line.contains("fuse.zodbfs") && line.contains("ro,") && line.contains("allow_other") && line.contains("nodev"), "\(line)")
+        let stat = try shell("stat -c '%a %u' \(quoted(mountpoint + "/docs")) \(quoted(mountpoint + "/docs/readme.txt"))").stdout
+        #expect(stat == "750 4321\n640 4321\n", "\(stat)")
+        let readme = fixture.manifest.entries.first { $0.path == "docs/readme.txt" }!
+        #expect(try shell("sha256sum < \(quoted(mountpoint + "/docs/readme.txt"))").stdout.hasPrefix(readme.sha256 ?? "?"))
+        try shell("umount \(quoted(mountpoint))")
+        #expect(!MountedStore.isMounted(mountpoint))
+    }
+}
