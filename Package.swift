@@ -70,7 +70,10 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ZODBTests", dependencies: ["ZODB", "TestSupport"]),
         .testTarget(name: "OFSTests", dependencies: ["OFS", "TestSupport"]),
-        .testTarget(name: "FSTests", dependencies: ["FS", "TestSupport"]),
+        .testTarget(
+            name: "FSTests",
+            dependencies: ["FS", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         // Mounts for real and drives the mount with the tools users use.
         .testTarget(name: "MountTests", dependencies: ["TestSupport"]),
     ]

@@ -1,5 +1,6 @@
 import FS
 import Foundation
+import Logging
 import Storage
 import TestSupport
 
@@ -23,6 +24,8 @@ final class WritableStore {
         var options = ZODBFilesystem.Options()
         options.follow = false
         options.readOnly = false
+        // One line per commit is for operators; tests make thousands.
+        options.logger.logLevel = .warning
         return try ZODBFilesystem(storage: try FileStorage(path: path, readOnly: false), options: options)
     }
 

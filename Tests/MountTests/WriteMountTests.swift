@@ -82,6 +82,10 @@ import Testing
         // Every spool went away with its handle: no spool descriptor is
         // left over, and the spool folder holds no file.
         #expect(try Self.spoolDescriptors(pid) == 0)
+        // The counters saw it all (zodbfs stats, the one-screen summary).
+        let stats = try shell("\(quoted(try TestEnvironment.binary())) stats \(quoted(mount.mountpoint)) --once").stdout
+        let commits = stats.split(separator: "\n").first { $0.hasPrefix("commits ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+        #expect((commits ?? 0) > 100, "\(stats)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: store + ".spool") == [])
         try mount.unmount()
 
