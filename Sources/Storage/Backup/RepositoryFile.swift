@@ -53,6 +53,20 @@ public struct RepositoryFile: Sendable, Hashable, Comparable, CustomStringConver
                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
     }
 
+    /// The time (seconds since the epoch) a stamp names.
+    public static func time(of stamp: String) -> Double? {
+        let fields = stamp.split(separator: "-").compactMap { Int32($0) }
+        guard isStamp(stamp), fields.count == 6 else { return nil }
+        var parts = tm()
+        parts.tm_year = fields[0] - 1900
+        parts.tm_mon = fields[1] - 1
+        parts.tm_mday = fields[2]
+        parts.tm_hour = fields[3]
+        parts.tm_min = fields[4]
+        parts.tm_sec = fields[5]
+        return Double(timegm(&parts))
+    }
+
     /// A `-D` date, `yyyy-mm-dd[-hh[-mm[-ss]]]` (UTC), as a full stamp (`parse_date`).
     public static func stamp(parsing date: String) -> String? {
         let fields = date.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }

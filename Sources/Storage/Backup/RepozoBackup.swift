@@ -57,7 +57,7 @@ extension BackupRepository {
             if start > 0 && start == end { return BackupResult(kind: .nothing, file: nil, start: start, end: end) }
         }
         let full = start == 0
-        let stamp = RepositoryFile.stamp(for: now)
+        let stamp = try newStamp(now)
         let kind: RepositoryFile.Kind = full ? (gzip ? .fullGzip : .full) : (gzip ? .incrementalGzip : .incremental)
         let file = RepositoryFile(stamp: stamp, kind: kind)
         let destination = path(of: file)
@@ -74,6 +74,19 @@ extension BackupRepository {
         let dat = full ? RepositoryFile(stamp: stamp, kind: .dat) : try latestDat()!.0
         try append(entry.line, to: path(of: dat), create: full)
         return BackupResult(kind: full ? .full : .incremental, file: destination, start: start, end: end)
+    }
+
+    /// The stamp for a backup made at `now`: one second after the newest
+    /// file of the repository if `now` is not later. Two backups within one
+    /// second would otherwise share a stamp — and an `.index` — and a
+    /// restore, which sorts `.fs` after `.deltafs` of the same stamp, would
+    /// stop at the full backup.
+    func newStamp(_ now: Double) throws(BackupError) -> String {
+        let stamp = RepositoryFile.stamp(for: now)
+        guard let newest = try files().last?.stamp, newest >= stamp, let time = RepositoryFile.time(of: newest) else {
+            return stamp
+        }
+        return RepositoryFile.stamp(for: time + 1)
     }
 
     /// `--quick`: is the store still a continuation of the repository? Repozo

@@ -181,3 +181,27 @@ struct RepozoCompatibilityTests {
         #expect(try Self.bytes(restored) == (try store.snapshot("now")))
     }
 }
+
+extension RepozoCompatibilityTests {
+    @Test("backups within one second get distinct, increasing stamps")
+    func backupsInOneSecond() throws {
+        let store = try Store()
+        defer { store.scratch.cleanUp() }
+        let repository = try store.repository("repo")
+        let now = (Date().timeIntervalSince1970 - 100).rounded(.down)
+        var storage = try FileStorage(path: store.path)
+        #expect(try repository.backup(storage, mode: .full, now: now).kind == .full)
+        storage.close()
+        try store.append("same-second.txt")
+        storage = try FileStorage(path: store.path)
+        #expect(try repository.backup(storage, mode: .auto, now: now).kind == .incremental)
+        storage.close()
+        #expect(Set(try repository.files().map(\.stamp)).count == 2)
+        #expect(try repository.files().filter { $0.kind == .index }.count == 2)
+        let restored = store.scratch.path("restored.fs")
+        #expect(try Self.repozo(["-R", "-r", repository.path, "-o", restored]).status == 0)
+        #expect(try Self.bytes(restored) == (try store.snapshot("now")))
+        try repository.restore(upTo: nil, output: restored)
+        #expect(try Self.bytes(restored) == (try store.snapshot("now")))
+    }
+}
