@@ -80,13 +80,18 @@ extension BackupRepository {
     /// file of the repository if `now` is not later. Two backups within one
     /// second would otherwise share a stamp — and an `.index` — and a
     /// restore, which sorts `.fs` after `.deltafs` of the same stamp, would
-    /// stop at the full backup.
+    /// stop at the full backup. A stamp is never ahead of the wall clock
+    /// (repozo ignores backups from the future): if it would be, this waits
+    /// for that second, at most one.
     func newStamp(_ now: Double) throws(BackupError) -> String {
         let stamp = RepositoryFile.stamp(for: now)
         guard let newest = try files().last?.stamp, newest >= stamp, let time = RepositoryFile.time(of: newest) else {
             return stamp
         }
-        return RepositoryFile.stamp(for: time + 1)
+        let next = time + 1
+        let wait = next - systemWallClock()
+        if wait > 0 { systemSleep(seconds: min(wait + 0.01, 1.5)) }
+        return RepositoryFile.stamp(for: next)
     }
 
     /// `--quick`: is the store still a continuation of the repository? Repozo
