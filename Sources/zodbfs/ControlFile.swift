@@ -24,7 +24,8 @@ struct ControlFile {
         do {
             try handle.write(contentsOf: Data((command + "\n").utf8))
         } catch {
-            let reason = (try? self.status()["refused"]) ?? nil
+            let status = try? self.status()
+            let reason = status?["refused"] ?? status?["reason"]
             throw CommandFailure("\(path): \(command) refused: \(reason ?? "\(error)")")
         }
     }
