@@ -24,8 +24,7 @@ struct ControlFile {
         do {
             try handle.write(contentsOf: Data((command + "\n").utf8))
         } catch {
-            let status = try? self.status()
-            let reason = status?["refused"] ?? status?["reason"]
+            let reason = (try? self.status()["refused"]) ?? nil
             throw CommandFailure("\(path): \(command) refused: \(reason ?? "\(error)")")
         }
     }
