@@ -19,6 +19,13 @@ import ZODB
 /// read of the region the coming links occupy — and renews the request when
 /// the walk gets within half a window of its edge.
 ///
+/// Positions belong to one generation of the storage's file: after a pack
+/// swapped in a new file, the next read finds the storage's generation
+/// changed and rebuilds the table from the chain's oids (the bytes are the
+/// same, their positions are not). A read that raced the swap still gets
+/// the old file's descriptor with the old positions, which the storage
+/// keeps open until the next pack.
+///
 /// Concurrency: one mutex per table, held while links are walked; readers
 /// of already-built parts only take it to copy the ranges they need.
 final class ChunkTable: Sendable {
@@ -56,6 +63,8 @@ final class ChunkTable: Sendable {
         var lastPosition: UInt64?
         /// -1: links lie at decreasing positions (Zope's layout); +1: increasing.
         var direction = 0
+        /// The storage generation of the positions in `payloads`.
+        var generation: UInt64 = 0
     }
 
     private let state: Mutex<State>
@@ -65,9 +74,14 @@ final class ChunkTable: Sendable {
         self.revision = revision
         self.size = size
         self.firstLink = first
+        state = Mutex(Self.empty(first: first, generation: 0))
+    }
+
+    private static func empty(first: OID, generation: UInt64) -> State {
         var s = State()
         s.next = first
-        state = Mutex(s)
+        s.generation = generation
+        return s
     }
 
     /// Bytes [offset, offset + length) of the file, clipped to its size and
@@ -77,15 +91,26 @@ final class ChunkTable: Sendable {
     func read(offset: UInt64, length: Int, storage: FileStorage) throws(FSError) -> ReadReply {
         let end = min(size, offset + UInt64(length))
         guard offset < end else { return .bytes([]) }
-        let slice = try state.withLock { (s: inout State) throws(FSError) -> Slice in
-            while s.builtEnd < end, let next = s.next {
-                try Self.walk(next, state: &s, storage: storage)
+        let (slice, generation) = try state.withLock { (s: inout State) throws(FSError) -> (Slice, UInt64) in
+            var attempts = 0
+            while true {
+                let generation = storage.generation
+                if s.generation != generation { s = Self.empty(first: firstLink, generation: generation) }
+                do throws(FSError) {
+                    while s.builtEnd < end, let next = s.next {
+                        try Self.walk(next, state: &s, storage: storage)
+                    }
+                    return (Self.slice(s, from: offset, to: min(end, s.builtEnd)), s.generation)
+                } catch .packedMeanwhile where attempts < 3 {
+                    attempts += 1
+                }
             }
-            return Self.slice(s, from: offset, to: min(end, s.builtEnd))
         }
         let pieces: [Piece]
         switch slice {
-        case .stored(let ranges): return .fileRanges(descriptor: storage.descriptor, ranges: ranges)
+        case .stored(let ranges):
+            guard let descriptor = storage.descriptor(ofGeneration: generation) else { throw .packedMeanwhile }
+            return .fileRanges(descriptor: descriptor, ranges: ranges)
         case .mixed(let mixed): pieces = mixed
         }
         var bytes: [UInt8] = []
@@ -93,7 +118,7 @@ final class ChunkTable: Sendable {
             switch piece {
             case .inline(let inline): bytes += inline
             case .stored(let range):
-                do { bytes += try storage.read(at: range.offset, count: range.length) } catch { throw .storage(error) }
+                do { bytes += try storage.read(at: range.offset, count: range.length, generation: generation) } catch { throw .storage(error) }
             }
         }
         return .bytes(bytes)
@@ -109,6 +134,8 @@ final class ChunkTable: Sendable {
         } catch {
             throw FSError(error)
         }
+        // A pack swapped files between two links: start over in the new one.
+        guard link.generation == s.generation else { throw .packedMeanwhile }
         if case .stored(let position, _) = link.payload {
             prefetch(around: position, state: &s, storage: storage)
         }

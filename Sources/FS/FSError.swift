@@ -38,6 +38,9 @@ public enum FSError: Error, Sendable, CustomStringConvertible {
     case storage(StorageError)
     /// A record decoded to something the object layer could not map.
     case corruptObject(String)
+    /// A pack swapped files again and again while a read was locating its
+    /// bytes; the read may be retried (EAGAIN).
+    case packedMeanwhile
 
     /// The errno the kernel hands back to the caller.
     public var errno: Int32 {
@@ -62,6 +65,7 @@ public enum FSError: Error, Sendable, CustomStringConvertible {
         case .conflict: return EIO
         case .storage(let e): return e.errno
         case .corruptObject: return EIO
+        case .packedMeanwhile: return EAGAIN
         }
     }
 
@@ -87,6 +91,7 @@ public enum FSError: Error, Sendable, CustomStringConvertible {
         case .conflict(let why): return "gave up after repeated conflicts: \(why)"
         case .storage(let e): return "storage: \(e)"
         case .corruptObject(let why): return "corrupt object: \(why)"
+        case .packedMeanwhile: return "the store was packed while the read located its bytes"
         }
     }
 }

@@ -1,3 +1,7 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
 /// The answer to a `read`: either bytes already in memory (inline file data,
 /// control files) or byte ranges of the Data.fs file that the bridge hands to
 /// `fuse_reply_data` as fd buffers, so payload moves by splice and never
@@ -39,4 +43,45 @@ public struct OpenReply: Sendable {
 public protocol KernelInvalidator: AnyObject, Sendable {
     func invalidateInode(_ inode: InodeNumber)
     func invalidateEntry(parent: InodeNumber, name: String)
+}
+
+extension ReadReply {
+    /// The reply's bytes in memory, for the few callers that need them
+    /// rather than a splice (content sniffing, a partly written file). Ranges
+    /// are read from the reply's own descriptor: after a pack swapped files,
+    /// their positions are still those of the file they were found in.
+    func assembled() throws(FSError) -> [UInt8] {
+        switch self {
+        case .bytes(let bytes): return bytes
+        case .fileRanges(let descriptor, let ranges):
+            var bytes: [UInt8] = []
+            for range in ranges { bytes += try range.read(from: descriptor) }
+            return bytes
+        }
+    }
+}
+
+extension FileRange {
+    /// The range's bytes, read with `pread` from `descriptor`; EIO when the
+    /// file ends first.
+    func read(from descriptor: Int32) throws(FSError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: length)
+        var done = 0
+        let file = FileDescriptor(rawValue: descriptor)
+        while done < length {
+            let n: Int
+            do {
+                n = try bytes.withUnsafeMutableBytes { raw in
+                    try file.read(
+                        fromAbsoluteOffset: Int64(offset) + Int64(done),
+                        into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]), retryOnInterrupt: true)
+                }
+            } catch {
+                throw .storage(.io(path: "Data.fs", operation: "pread", errno: (error as? Errno)?.rawValue ?? EIO))
+            }
+            guard n > 0 else { throw .storage(.io(path: "Data.fs", operation: "pread (unexpected end of file)", errno: EIO)) }
+            done += n
+        }
+        return bytes
+    }
 }

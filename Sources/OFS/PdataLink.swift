@@ -21,6 +21,9 @@ public struct PdataLink: Sendable, Equatable {
     public var tid: TID
     public var payload: Payload
     public var next: OID?
+    /// The storage generation ``Payload/stored(offset:length:)`` positions
+    /// belong to (a pack moves every record; see `FileStorage.generation`).
+    public var generation: UInt64 = 0
 
     public var length: Int {
         switch payload {
@@ -48,10 +51,11 @@ public struct PdataLink: Sendable, Equatable {
         let input: PickleInput
         do {
             if total <= headBytes + tailBytes {
-                input = PickleInput(try storage.read(at: location.pickleOffset, count: total))
+                input = PickleInput(try storage.read(at: location.pickleOffset, count: total, generation: location.generation))
             } else {
-                let head = try storage.read(at: location.pickleOffset, count: headBytes)
-                let tail = try storage.read(at: location.pickleOffset + UInt64(total - tailBytes), count: tailBytes)
+                let head = try storage.read(at: location.pickleOffset, count: headBytes, generation: location.generation)
+                let tail = try storage.read(
+                    at: location.pickleOffset + UInt64(total - tailBytes), count: tailBytes, generation: location.generation)
                 input = PickleInput(head: head, tail: tail, totalLength: total)
             }
         } catch {
@@ -77,6 +81,6 @@ public struct PdataLink: Sendable, Equatable {
             throw .unexpectedState(oid: oid, expected: "a Pdata state with data")
         }
         let next = state["next"].flatMap { PersistentReference($0)?.oid }
-        return PdataLink(oid: oid, tid: location.tid, payload: payload, next: next)
+        return PdataLink(oid: oid, tid: location.tid, payload: payload, next: next, generation: location.generation)
     }
 }

@@ -22,7 +22,14 @@ public enum ReferenceScanner {
     ///   `STOP` are ignored.
     /// - Throws: `PickleError` if the pickles are malformed or a reference is not an 8-byte oid.
     public static func references(in record: [UInt8]) throws(PickleError) -> [UInt64] {
-        var scan = Scan(PickleInput(record))
+        try references(in: PickleInput(record))
+    }
+
+    /// The same for a record of which only the head and tail were read: a `Pdata` payload in the
+    /// middle is skipped by its length. Throws ``PickleError/Reason/unavailable`` when the scan needs
+    /// a byte of the missing middle (then read the whole record).
+    public static func references(in input: PickleInput) throws(PickleError) -> [UInt64] {
+        var scan = Scan(input)
         try scan.scanPickle()
         try scan.scanPickle()
         return scan.references

@@ -46,6 +46,9 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
     /// `_begin`), an empty pickle, an oid twice, a payload range its file
     /// does not hold, or no oid left.
     case invalidTransaction(reason: String)
+    /// A pack was asked for while one runs on the same storage (ZODB's
+    /// "Already packing").
+    case packInProgress(path: String)
 
     /// The errno a filesystem call that failed with this error returns.
     ///
@@ -59,6 +62,7 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
     /// - Conflict: `EAGAIN`, "try again": ZODB's `ConflictError` is a
     ///   `TransientError`, one that a retry on fresh data resolves.
     /// - Invalid transaction: `EINVAL`.
+    /// - A pack while one runs: `EBUSY`.
     public var errno: Int32 { systemErrno.rawValue }
 
     /// ``errno`` as swift-system's `Errno`.
@@ -74,6 +78,7 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
         case .closed: .badFileDescriptor
         case .conflict: .resourceTemporarilyUnavailable
         case .invalidTransaction: .invalidArgument
+        case .packInProgress: .resourceBusy
         }
     }
 
@@ -107,6 +112,8 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
                 + ", the storage has " + (actual.map { "serial \($0.repr)" } ?? "no such object")
         case .invalidTransaction(let reason):
             "invalid transaction: \(reason)"
+        case .packInProgress(let path):
+            "\(path): a pack is already running"
         }
     }
 }

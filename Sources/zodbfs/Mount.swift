@@ -19,16 +19,18 @@ struct Mount: ParsableCommand {
     @Flag(name: .long, help: "Refuse every change; open Data.fs without taking its lock, so a running Zope may keep it.") var readOnly = false
     @Option(name: .long, help: "Mount this folder below the root instead, e.g. /site/files.") var root: String = ""
     @Flag(name: .long, help: "Let other users (e.g. a web server) read the mount.") var allowOther = false
-    @Option(name: [.customShort("o")], help: "Mount options, comma-separated: ro, rw, allow_other, uid=N, gid=N, umask=OCTAL, backup_dir=DIR, root=PATH, log_level=LEVEL; others go to FUSE.") var fuseOptions: [String] = []
+    @Option(name: [.customShort("o")], help: "Mount options, comma-separated: ro, rw, allow_other, uid=N, gid=N, umask=OCTAL, backup_dir=DIR, root=PATH, log_level=LEVEL, pack_rate=MB/s; others go to FUSE.") var fuseOptions: [String] = []
     @Option(name: .long, help: "trace, debug, info (default), notice, warning, error or critical.") var logLevel: String?
     @Option(name: .long, help: "Worker threads serving requests.") var threads: Int = 8
     @Flag(name: .long, help: "Read-only mounts: do not watch Data.fs for transactions written by other processes.") var noFollow = false
     @Option(name: .long, help: "The repozo repository that .zodbfs/backup writes into.") var backupDir: String?
     @Flag(name: .long, help: "Compress the backups .zodbfs/backup writes.") var backupGzip = false
+    @Option(name: .long, help: "Limit what a pack started through .zodbfs/pack reads and writes, in MB/s.") var packRate: Double?
 
     func validate() throws {
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel): unknown level") }
+        if let packRate, !(packRate > 0) { throw ValidationError("--pack-rate must be above 0 (MB/s)") }
     }
 
     func run() throws {
@@ -79,6 +81,12 @@ struct Mount: ParsableCommand {
             }
             let repository = BackupRepository(path: URL(fileURLWithPath: backupDir).standardizedFileURL.path)
             filesystem.install(BackupJob(repository: repository, storage: storage, gzip: backupGzip), as: .backup)
+        }
+        if !readOnly {
+            let rate = (list.packRate ?? packRate).map { $0 * 1e6 }
+            filesystem.install(PackJob(storage: storage, bytesPerSecond: rate, onSwap: {
+                logger.info("packed \(storage.path): now \(storage.size) bytes")
+            }), as: .pack)
         }
         let absoluteStore = URL(fileURLWithPath: store).standardizedFileURL.path
         let configuration = MountConfiguration(

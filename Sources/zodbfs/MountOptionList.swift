@@ -11,6 +11,8 @@ struct MountOptionList {
     var backupDir: String?
     var root: String?
     var logLevel: String?
+    /// `pack_rate=MB/s`, as `--pack-rate`.
+    var packRate: Double?
     var fuse: [String] = []
 
     /// Words that mean something to mount(8) or fstab, not to a filesystem.
@@ -38,6 +40,11 @@ struct MountOptionList {
                 case "backup_dir": backupDir = value
                 case "root": root = value
                 case "log_level": logLevel = value
+                case "pack_rate":
+                    guard let value, let rate = Double(value), rate > 0 else {
+                        throw CommandFailure("-o \(option): expected pack_rate=MB/s, a number above 0")
+                    }
+                    packRate = rate
                 case "zeo":
                     throw CommandFailure("-o zeo: mounting through a ZEO server is not supported yet")
                 default:

@@ -5,7 +5,11 @@ import Foundation
 
 /// Progress of a long command on stderr: a bar redrawn in place on a
 /// terminal, a plain line every few seconds otherwise (logs, CI).
-final class ProgressBar {
+///
+/// `@unchecked Sendable`: work that reports progress through a `@Sendable`
+/// callback (pack) calls it synchronously on the command's own thread, so
+/// the bar is only ever drawn from one thread.
+final class ProgressBar: @unchecked Sendable {
     private let isTerminal = isatty(STDERR_FILENO) != 0
     private let started = Date()
     private var lastDrawn = Date.distantPast

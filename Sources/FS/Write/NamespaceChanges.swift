@@ -169,15 +169,7 @@ extension ZODBFilesystem {
             head = Array(bytes.prefix(8192))
         case .chain(let first):
             let table = chunkTable(for: file, first: first)
-            switch try table.read(offset: 0, length: 8192, storage: storage) {
-            case .bytes(let bytes): head = bytes
-            case .fileRanges(_, let ranges):
-                var bytes: [UInt8] = []
-                for range in ranges {
-                    do { bytes += try storage.read(at: range.offset, count: range.length) } catch { throw .storage(error) }
-                }
-                head = bytes
-            }
+            head = try table.read(offset: 0, length: 8192, storage: storage).assembled()
         }
         guard stored == ContentTypeGuess.contentType(name: from, body: head) else { return nil }
         let fresh = ContentTypeGuess.contentType(name: to, body: head)

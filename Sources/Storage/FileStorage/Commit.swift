@@ -46,12 +46,12 @@ extension FileStorage {
     ///
     /// - Throws: ``StorageError/closed(path:)``, ``StorageError/corrupted(path:offset:reason:)``.
     public func currentSerial(_ oid: OID) throws(StorageError) -> TID? {
-        let (position, end) = try state.withLock { state throws(StorageError) in
+        let (position, end, file) = try state.withLock { state throws(StorageError) in
             guard !state.isClosed else { throw .closed(path: path) }
-            return (state.index[oid], state.end)
+            return (state.index[oid], state.end, state.file)
         }
         guard let position else { return nil }
-        return try readDataHeader(at: position, oid: oid, end: end).header.tid
+        return try readDataHeader(at: position, oid: oid, end: end, in: file.descriptor).header.tid
     }
 
     /// The fsyncs of `Data.fs` that commits issued since the open: fewer than
@@ -175,7 +175,7 @@ extension FileStorage {
         for (record, current) in zip(records, view.current) {
             var actual = current.pending?.tid
             if actual == nil, let position = current.position {
-                actual = try readDataHeader(at: position, oid: record.oid, end: view.publishedEnd).header.tid
+                actual = try readDataHeader(at: position, oid: record.oid, end: view.publishedEnd, in: file).header.tid
             }
             guard actual == record.expectedSerial else {
                 return .conflict(

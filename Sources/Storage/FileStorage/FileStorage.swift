@@ -42,6 +42,13 @@ import SystemPackage
 ///   Lock order: `pollGate`, then `state`; nothing takes them the other way.
 /// - Commits take `groupCommit`'s commit lock and monitor before `state`
 ///   (see ``GroupCommit``) and publish a transaction only once it is fsynced.
+/// - A pack (``pack(before:references:options:progress:)``) reads a snapshot
+///   of the file without any lock, and swaps in the packed file under the
+///   commit lock and `state` when no transaction is pending: the file, the
+///   index and the end change together, so a reader sees the old file with
+///   the old positions or the new file with the new ones (each
+///   ``StorageFile`` has a generation; positions carry it where they are
+///   kept beyond one call).
 /// - ``close()`` must not run while other calls on the storage are in flight
 ///   (the descriptor number could be reused by then); later calls throw
 ///   ``StorageError/closed(path:)``.
@@ -55,10 +62,7 @@ public final class FileStorage: Sendable {
     /// True when the open used `Data.fs.index` instead of scanning the whole file.
     public let usedIndexFile: Bool
 
-    let file: FileDescriptor
     private let lockFile: FileDescriptor?
-    /// The identity of the open file, to notice when the path names another one.
-    let identity: (device: UInt64, inode: UInt64)
 
     struct State {
         /// oid → position of its newest data record (also for deleted objects,
@@ -72,6 +76,13 @@ public final class FileStorage: Sendable {
         var lastTransactionPosition: UInt64?
         var warnings: [StorageWarning]
         var isClosed = false
+        /// The open Data.fs.
+        var file: StorageFile
+        /// The file of the previous generation, open until the next pack
+        /// swap (see ``StorageFile``).
+        var retired: StorageFile?
+        /// True while a pack runs: a second one is refused.
+        var isPacking = false
     }
 
     /// Guards the index and the end of the storage. See the type's documentation.
@@ -118,10 +129,8 @@ public final class FileStorage: Sendable {
             try? file.close()
             throw error
         }
-        self.file = file
         self.lockFile = lockFile
         self.magic = opened.magic
-        self.identity = opened.identity
         self.usedIndexFile = opened.usedIndexFile
         self.state = Mutex(opened.state)
         self.groupCommit = GroupCommit(
@@ -134,7 +143,6 @@ public final class FileStorage: Sendable {
 
     private struct Opened {
         var magic: String
-        var identity: (device: UInt64, inode: UInt64)
         var usedIndexFile: Bool
         var state: State
     }
@@ -179,29 +187,64 @@ public final class FileStorage: Sendable {
         }
         return Opened(
             magic: String(decoding: header, as: UTF8.self),
-            identity: try identity(of: file, path),
             usedIndexFile: restored != nil,
             state: State(
                 index: index, end: scanner.position, lastTID: scanner.previousTID,
-                lastTransactionPosition: lastTransactionPosition, warnings: scanner.warnings))
+                lastTransactionPosition: lastTransactionPosition, warnings: scanner.warnings,
+                file: StorageFile(descriptor: file, generation: 0, identity: try identity(of: file, path))))
     }
 
     deinit {
-        let wasClosed = state.withLock { state in
+        let files = state.withLock { state -> [StorageFile] in
             defer { state.isClosed = true }
-            return state.isClosed
+            return state.isClosed ? [] : [state.file] + (state.retired.map { [$0] } ?? [])
         }
-        if !wasClosed {
+        if !files.isEmpty {
             try? lockFile?.close()
-            try? file.close()
+            for file in files { try? file.descriptor.close() }
         }
     }
 
     // MARK: - Properties
 
-    /// The raw descriptor (`O_RDONLY` for a read-only storage), for `splice`
-    /// and `fuse_reply_data`. Read it with `pread` only; never close it.
+    /// The open Data.fs: the current generation's file. Commits and
+    /// everything else that runs under the commit lock, or on a read-only
+    /// storage (which is never packed), may use it directly; readers that
+    /// look up positions take the file with them (see ``StorageFile``).
+    var file: FileDescriptor { state.withLock { $0.file.descriptor } }
+
+    /// The identity of the open file, to notice when the path names another one.
+    var identity: (device: UInt64, inode: UInt64) { state.withLock { $0.file.identity } }
+
+    /// The raw descriptor of the current file (`O_RDONLY` for a read-only
+    /// storage), for `splice` and `fuse_reply_data`. Read it with `pread`
+    /// only; never close it. Positions read from it belong to ``generation``.
     public var descriptor: Int32 { file.rawValue }
+
+    /// The generation of the current file: 0 when opened, one more after
+    /// each pack swap. Positions from different generations do not mix.
+    public var generation: UInt64 { state.withLock { $0.file.generation } }
+
+    /// The raw descriptor of the file of `generation`, while it is open (the
+    /// current file, or the one a pack just replaced); nil once it is closed.
+    public func descriptor(ofGeneration generation: UInt64) -> Int32? {
+        state.withLock { s in
+            if s.file.generation == generation { return s.file.descriptor.rawValue }
+            if let retired = s.retired, retired.generation == generation { return retired.descriptor.rawValue }
+            return nil
+        }
+    }
+
+    /// The file of `generation`, or ``StorageError/fileReplaced(path:reason:)``
+    /// once two packs have gone by since the position was read.
+    func storageFile(ofGeneration generation: UInt64) throws(StorageError) -> StorageFile {
+        try state.withLock { s throws(StorageError) -> StorageFile in
+            guard !s.isClosed else { throw .closed(path: path) }
+            if s.file.generation == generation { return s.file }
+            if let retired = s.retired, retired.generation == generation { return retired }
+            throw .fileReplaced(path: path, reason: "a position read before two packs")
+        }
+    }
 
     /// The end of the last complete transaction (ZODB's `getSize()`).
     public var size: UInt64 { state.withLock { $0.end } }
@@ -247,12 +290,15 @@ public final class FileStorage: Sendable {
         let wasClosed = state.withLock { $0.isClosed }
         guard !wasClosed else { return }
         if !isReadOnly { try? saveIndex() }
-        state.withLock { $0.isClosed = true }
+        let files = state.withLock { s -> [StorageFile] in
+            s.isClosed = true
+            return [s.file] + (s.retired.map { [$0] } ?? [])
+        }
         if let lockFile {
             try? lockFile.lock(.unlock)
             try? lockFile.close()
         }
-        try? file.close()
+        for file in files { try? file.descriptor.close() }
     }
 
     // MARK: - Helpers

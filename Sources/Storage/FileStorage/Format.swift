@@ -232,13 +232,18 @@ public struct DataRecord: Sendable, Equatable {
     /// holds the data, which differs from ``position`` after a backpointer).
     public var pickleOffset: UInt64
     public var pickleLength: Int
+    /// The generation of the file the positions are in (see
+    /// ``FileStorage/generation``): read them with
+    /// ``FileStorage/read(at:count:generation:)``.
+    public var generation: UInt64
 
-    public init(oid: OID, tid: TID, position: UInt64, pickleOffset: UInt64, pickleLength: Int) {
+    public init(oid: OID, tid: TID, position: UInt64, pickleOffset: UInt64, pickleLength: Int, generation: UInt64 = 0) {
         self.oid = oid
         self.tid = tid
         self.position = position
         self.pickleOffset = pickleOffset
         self.pickleLength = pickleLength
+        self.generation = generation
     }
 }
 

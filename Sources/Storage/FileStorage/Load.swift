@@ -12,7 +12,7 @@ extension FileStorage {
     ///   ``StorageError/corrupted(path:offset:reason:)``.
     public func load(_ oid: OID) throws(StorageError) -> (data: [UInt8], tid: TID) {
         let record = try currentRecord(oid)
-        return (try read(at: record.pickleOffset, count: record.pickleLength), record.tid)
+        return (try read(at: record.pickleOffset, count: record.pickleLength, generation: record.generation), record.tid)
     }
 
     /// Where the pickle of an object's current revision lives, following
@@ -20,9 +20,9 @@ extension FileStorage {
     ///
     /// - Throws: as ``load(_:)``.
     public func currentRecord(_ oid: OID) throws(StorageError) -> DataRecord {
-        let (position, end) = try lookUp(oid)
-        let (header, back) = try readDataHeader(at: position, oid: oid, end: end)
-        return try resolve(header, at: position, back: back, tid: header.tid, end: end)
+        let (position, end, file) = try lookUp(oid)
+        let (header, back) = try readDataHeader(at: position, oid: oid, end: end, in: file.descriptor)
+        return try resolve(header, at: position, back: back, tid: header.tid, end: end, in: file)
     }
 
     /// The revision of an object that was current just before `before`
@@ -36,14 +36,14 @@ extension FileStorage {
     ///   object (ZODB raises `POSKeyError` there too), or
     ///   ``StorageError/corrupted(path:offset:reason:)``.
     public func loadBefore(_ oid: OID, before: TID) throws(StorageError) -> (data: [UInt8], start: TID, end: TID?)? {
-        let (start, end) = try lookUp(oid)
+        let (start, end, file) = try lookUp(oid)
         var position = start
         var replacedBy: TID?
         while true {
-            let (header, back) = try readDataHeader(at: position, oid: oid, end: end)
+            let (header, back) = try readDataHeader(at: position, oid: oid, end: end, in: file.descriptor)
             if header.tid < before {
-                let record = try resolve(header, at: position, back: back, tid: header.tid, end: end)
-                return (try read(at: record.pickleOffset, count: record.pickleLength), header.tid, replacedBy)
+                let record = try resolve(header, at: position, back: back, tid: header.tid, end: end, in: file)
+                return (try read(at: record.pickleOffset, count: record.pickleLength, in: file), header.tid, replacedBy)
             }
             replacedBy = header.tid
             guard header.previous != 0 else { return nil }
@@ -58,13 +58,13 @@ extension FileStorage {
     ///   has no revision with that tid, ``StorageError/objectDeleted(_:)`` when
     ///   that revision deletes the object.
     public func loadSerial(_ oid: OID, serial: TID) throws(StorageError) -> [UInt8] {
-        let (start, end) = try lookUp(oid)
+        let (start, end, file) = try lookUp(oid)
         var position = start
         while true {
-            let (header, back) = try readDataHeader(at: position, oid: oid, end: end)
+            let (header, back) = try readDataHeader(at: position, oid: oid, end: end, in: file.descriptor)
             if header.tid == serial {
-                let record = try resolve(header, at: position, back: back, tid: header.tid, end: end)
-                return try read(at: record.pickleOffset, count: record.pickleLength)
+                let record = try resolve(header, at: position, back: back, tid: header.tid, end: end, in: file)
+                return try read(at: record.pickleOffset, count: record.pickleLength, in: file)
             }
             guard header.tid > serial, header.previous != 0 else { throw .objectNotFound(oid) }
             position = try earlier(header.previous, than: position, what: "previous pointer")
@@ -74,11 +74,11 @@ extension FileStorage {
     /// Every revision of an object, newest first: the position of each data
     /// record on its `prev` chain and the tid that wrote it.
     public func revisions(of oid: OID) throws(StorageError) -> [(tid: TID, position: UInt64)] {
-        let (start, end) = try lookUp(oid)
+        let (start, end, file) = try lookUp(oid)
         var position = start
         var result: [(TID, UInt64)] = []
         while true {
-            let (header, _) = try readDataHeader(at: position, oid: oid, end: end)
+            let (header, _) = try readDataHeader(at: position, oid: oid, end: end, in: file.descriptor)
             result.append((header.tid, position))
             guard header.previous != 0 else { return result }
             position = try earlier(header.previous, than: position, what: "previous pointer")
@@ -91,8 +91,27 @@ extension FileStorage {
     ///   runs past ``size`` or the file ends early (a short read is an error,
     ///   never a short result).
     public func read(at offset: UInt64, count: Int) throws(StorageError) -> [UInt8] {
+        let file = try state.withLock { s throws(StorageError) -> StorageFile in
+            guard !s.isClosed else { throw .closed(path: path) }
+            return s.file
+        }
+        return try read(at: offset, count: count, in: file)
+    }
+
+    /// Reads `count` bytes at `offset` of the file of `generation` (a
+    /// position from a ``DataRecord``, which says its generation).
+    ///
+    /// - Throws: as ``read(at:count:)``, and
+    ///   ``StorageError/fileReplaced(path:reason:)`` when that file is closed.
+    public func read(at offset: UInt64, count: Int, generation: UInt64) throws(StorageError) -> [UInt8] {
+        try read(at: offset, count: count, in: try storageFile(ofGeneration: generation))
+    }
+
+    private func read(at offset: UInt64, count: Int, in storageFile: StorageFile) throws(StorageError) -> [UInt8] {
         precondition(count >= 0, "negative read count")
-        let end = try currentEnd()
+        let file = storageFile.descriptor
+        // The end of a retired file is its size: it no longer grows.
+        let end = try storageFile.generation == generation ? currentEnd() : Self.fileSize(file, path)
         guard let stop = offset.adding(UInt64(count)), stop <= end else {
             throw .corrupted(path: path, offset: offset, reason: "a read of \(count) bytes runs past the end of the storage (\(end))")
         }
@@ -118,11 +137,11 @@ extension FileStorage {
     // MARK: - Records
 
     /// The index position of `oid` and the end of the storage.
-    private func lookUp(_ oid: OID) throws(StorageError) -> (position: UInt64, end: UInt64) {
+    private func lookUp(_ oid: OID) throws(StorageError) -> (position: UInt64, end: UInt64, file: StorageFile) {
         try state.withLock { state throws(StorageError) in
             guard !state.isClosed else { throw .closed(path: path) }
             guard let position = state.index[oid] else { throw .objectNotFound(oid) }
-            return (position, state.end)
+            return (position, state.end, state.file)
         }
     }
 
@@ -138,7 +157,7 @@ extension FileStorage {
 
     /// Reads the data header at `position` (and its backpointer when it has
     /// no pickle), checking it belongs to `oid` and fits before `end`.
-    func readDataHeader(at position: UInt64, oid: OID, end: UInt64) throws(StorageError) -> (header: DataHeader, back: UInt64) {
+    func readDataHeader(at position: UInt64, oid: OID, end: UInt64, in file: FileDescriptor) throws(StorageError) -> (header: DataHeader, back: UInt64) {
         let headerSize = UInt64(DataHeader.size)
         guard position >= 4, position < end, end - position >= headerSize else {
             throw .corrupted(path: path, offset: position, reason: "data record of \(oid.repr) lies outside the storage (\(end) bytes)")
@@ -175,17 +194,20 @@ extension FileStorage {
 
     /// The record holding the data of the revision whose header is at
     /// `position`, following backpointers (ZODB's `_loadBack_impl`).
-    private func resolve(_ header: DataHeader, at position: UInt64, back: UInt64, tid: TID, end: UInt64) throws(StorageError) -> DataRecord {
+    private func resolve(
+        _ header: DataHeader, at position: UInt64, back: UInt64, tid: TID, end: UInt64, in file: StorageFile
+    ) throws(StorageError) -> DataRecord {
         var header = header
         var at = position
         var back = back
         while header.pickleLength == 0 {
             if back == 0 { throw .objectDeleted(header.oid) }
             at = try earlier(back, than: at, what: "backpointer")
-            (header, back) = try readDataHeader(at: at, oid: header.oid, end: end)
+            (header, back) = try readDataHeader(at: at, oid: header.oid, end: end, in: file.descriptor)
         }
         return DataRecord(
             oid: header.oid, tid: tid, position: position,
-            pickleOffset: at + UInt64(DataHeader.size), pickleLength: Int(header.pickleLength))
+            pickleOffset: at + UInt64(DataHeader.size), pickleLength: Int(header.pickleLength),
+            generation: file.generation)
     }
 }

@@ -56,6 +56,21 @@ final class Monitor<Value: Sendable>: @unchecked Sendable {
         }
     }
 
+    /// ``waitUntil(_:)`` giving up after `timeout` seconds: nil then.
+    func waitUntil<Result, E: Error>(timeout: Double, _ body: (inout Value) throws(E) -> Result?) throws(E) -> Result? {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + Int((timeout - timeout.rounded(.down)) * 1_000_000_000)
+        deadline.tv_sec += Int(timeout) + nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while true {
+            if let result = try body(&value) { return result }
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { return try body(&value) }
+        }
+    }
+
     /// Wakes every thread waiting in ``waitUntil(_:)``. Call it
     /// after changing the value, with or without the lock held.
     func broadcast() {

@@ -28,7 +28,11 @@ struct FileAdvice: RawRepresentable, Hashable, Sendable {
     static var willNeed: FileAdvice { FileAdvice(rawValue: Int32(POSIX_FADV_WILLNEED)) }
     /// The data will be read once, front to back (`POSIX_FADV_SEQUENTIAL`).
     static var sequential: FileAdvice { FileAdvice(rawValue: Int32(POSIX_FADV_SEQUENTIAL)) }
+    /// The data will not be needed again: drop it from the page cache
+    /// (`POSIX_FADV_DONTNEED`; dirty pages are only dropped once written).
+    static var dontNeed: FileAdvice { FileAdvice(rawValue: Int32(POSIX_FADV_DONTNEED)) }
     #else
+    static var dontNeed: FileAdvice { FileAdvice(rawValue: 4) }
     static var willNeed: FileAdvice { FileAdvice(rawValue: 3) }
     static var sequential: FileAdvice { FileAdvice(rawValue: 2) }
     #endif
@@ -131,6 +135,15 @@ extension FileDescriptor {
         }
     }
 
+    /// Starts writing back the dirty pages of a range without waiting for
+    /// them (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), or, with `wait`,
+    /// waits until they are written (adding `WAIT_BEFORE | WAIT_AFTER`), so a
+    /// later `POSIX_FADV_DONTNEED` can drop them. Not a durability barrier.
+    func startWriteback(offset: UInt64, length: UInt64, wait: Bool) {
+        // SYNC_FILE_RANGE_WAIT_BEFORE = 1, _WRITE = 2, _WAIT_AFTER = 4.
+        _ = syncFileRange?(rawValue, Int64(clamping: offset), Int64(clamping: length), wait ? 7 : 2)
+    }
+
     /// Sets the file's size. The corresponding C function is `ftruncate`.
     func truncate(to size: UInt64) throws(Errno) {
         try retryingInterrupts { ftruncate(rawValue, off_t(clamping: size)) }
@@ -185,11 +198,17 @@ private typealias CopyFileRange = @convention(c) (
     Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
 ) -> Int
 
+/// `sync_file_range(2)`, looked up at run time for the same reason.
+private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+
 #if os(Linux)
 private let copyFileRange: CopyFileRange? = dlsym(nil, "copy_file_range")
     .map { unsafeBitCast($0, to: CopyFileRange.self) }
+private let syncFileRange: SyncFileRange? = dlsym(nil, "sync_file_range")
+    .map { unsafeBitCast($0, to: SyncFileRange.self) }
 #else
 private let copyFileRange: CopyFileRange? = nil
+private let syncFileRange: SyncFileRange? = nil
 #endif
 
 /// The wall clock in seconds since the Unix epoch, with its fraction, as
@@ -214,6 +233,26 @@ func systemSleep(seconds: Double) {
 /// The corresponding C function is `rename`.
 func systemRename(_ source: String, _ destination: String) throws(Errno) {
     try retryingInterrupts { rename(source, destination) }
+}
+
+/// Makes `destination` a second name of `source`. The corresponding C
+/// function is `link`.
+func systemLink(_ source: String, _ destination: String) throws(Errno) {
+    try retryingInterrupts { link(source, destination) }
+}
+
+/// Makes the directory entries of `directory` durable (a rename or link in
+/// it survives a crash). The corresponding C calls are `open(O_RDONLY |
+/// O_DIRECTORY)` and `fsync`.
+func systemSynchronizeDirectory(_ directory: String) throws(Errno) {
+    let descriptor: FileDescriptor
+    do {
+        descriptor = try FileDescriptor.open(FilePath(directory), .readOnly, options: [.directory, .closeOnExec])
+    } catch {
+        throw error as? Errno ?? .ioError
+    }
+    defer { try? descriptor.close() }
+    try descriptor.synchronize()
 }
 
 /// Removes a file name. The corresponding C function is `unlink`.

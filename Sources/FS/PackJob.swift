@@ -1,0 +1,152 @@
+import Foundation
+import Storage
+import Synchronization
+import ZODB
+
+/// `.zodbfs/pack` on a writable mount: writing `now`, a number of days, or an
+/// ISO-8601 time starts a pack of the mounted store to that time on a thread
+/// of its own, and the write returns at once; reading shows the live
+/// progress (phase, bytes done of total, percent, objects, rate, ETA) and the
+/// last pack's result (DESIGN.md "Control files").
+///
+/// The mount goes on serving and committing while the pack runs; see
+/// ``Storage/FileStorage/pack(before:references:options:)`` for how the
+/// files are swapped under it. Open files notice the swap by the storage's
+/// generation and rebuild their chunk tables from oids.
+public final class PackJob: ControlJob {
+    struct Status {
+        var running = false
+        var progress: PackProgress?
+        var started: Date?
+        var stop: String?
+        var last: String?
+        var refused: String?
+    }
+
+    let storage: FileStorage
+    let bytesPerSecond: Double?
+    /// The wall clock, for tests that pack to "now".
+    let now: @Sendable () -> Date
+    private let status = Mutex(Status())
+    /// Called after a pack swapped files (the mount drops what it cached by position).
+    let onSwap: @Sendable () -> Void
+
+    public init(storage: FileStorage, bytesPerSecond: Double? = nil, now: @escaping @Sendable () -> Date = { Date() },
+                onSwap: @escaping @Sendable () -> Void = {}) {
+        self.storage = storage
+        self.bytesPerSecond = bytesPerSecond
+        self.now = now
+        self.onSwap = onSwap
+    }
+
+    /// The pack time a command names: `now`, a number of days before now
+    /// (`0.5`, `7`), or an ISO-8601 time (`2026-12-01T00:00:00Z`; without a
+    /// zone, UTC). Nil with the reason for anything else, or a time in the future.
+    public static func packTime(_ command: String, now: Date) -> Result<Date, FSError> {
+        let text = command.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text == "now" { return .success(now) }
+        if let days = Double(text) {
+            guard days.isFinite, days >= 0 else { return .failure(.invalidArgument("the number of days must be 0 or more, not \(text)")) }
+            return .success(now.addingTimeInterval(-days * 86400))
+        }
+        if let date = parseISO8601(text) {
+            guard date <= now.addingTimeInterval(1) else {
+                return .failure(.invalidArgument("the pack time \(text) is in the future"))
+            }
+            return .success(date)
+        }
+        return .failure(.invalidArgument(
+            "unknown command \"\(text.prefix(80))\": write now, a number of days, or an ISO-8601 time such as 2026-12-01T00:00:00Z"))
+    }
+
+    static func parseISO8601(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        for options: ISO8601DateFormatter.Options in [
+            [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
+            [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate],
+            [.withFullDate, .withDashSeparatorInDate],
+        ] {
+            formatter.formatOptions = options
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            if let date = formatter.date(from: text) { return date }
+            if options.contains(.withTime), let date = formatter.date(from: text.replacingOccurrences(of: " ", with: "T")) {
+                return date
+            }
+        }
+        return nil
+    }
+
+    public func start(_ command: String) throws(FSError) {
+        let time: Date
+        switch Self.packTime(command, now: now()) {
+        case .success(let date): time = date
+        case .failure(let error):
+            status.withLock { $0.refused = error.description }
+            throw error
+        }
+        try status.withLock { (s: inout Status) throws(FSError) in
+            guard !s.running else { throw .busy("a pack is running") }
+            s = Status(running: true, progress: nil, started: now(), stop: ISO8601DateFormatter().string(from: time), last: s.last)
+        }
+        Thread.detachNewThread { [self] in run(until: time) }
+    }
+
+    private func run(until time: Date) {
+        let started = Date()
+        var options = PackOptions(bytesPerSecond: bytesPerSecond)
+        options.progress = { [self] progress in status.withLock { $0.progress = progress } }
+        let outcome: String
+        do {
+            let result = try storage.pack(before: TID(timeIntervalSince1970: time.timeIntervalSince1970), options: options)
+            if result.swapped { onSwap() }
+            outcome = Self.describe(result)
+        } catch {
+            outcome = "failed: \(error)"
+        }
+        let stamp = ISO8601DateFormatter().string(from: started)
+        let stop = ISO8601DateFormatter().string(from: time)
+        status.withLock { s in
+            s.running = false
+            s.progress = nil
+            s.last = "\(stamp) pack to \(stop) \(outcome)"
+        }
+    }
+
+    /// One line about a finished pack, for the status and the CLI.
+    public static func describe(_ result: PackResult) -> String {
+        let seconds = String(format: "%.2f", result.seconds)
+        guard result.swapped else { return "ok: nothing done: \(result.note ?? "nothing to free") (\(seconds) s)" }
+        return "ok: \(result.sizeBefore) -> \(result.sizeAfter) bytes, "
+            + "\(result.objectsBefore) -> \(result.objectsAfter) objects (\(result.objectsRemoved) removed), "
+            + "\(result.recordsBefore) -> \(result.recordsAfter) records, "
+            + "\(result.transactionsDuringPack) transactions committed during the pack (\(seconds) s); the original is Data.fs.old"
+    }
+
+    public func statusText() -> String {
+        let s = status.withLock { $0 }
+        var text = "state: \(s.running ? "running" : "idle")\n"
+        if s.running {
+            if let stop = s.stop { text += "pack_time: \(stop)\n" }
+            text += Self.progressLines(s.progress)
+        }
+        if let last = s.last { text += "last: \(last)\n" }
+        if let refused = s.refused { text += "refused: \(refused)\n" }
+        return text
+    }
+
+    /// `phase`, `done_bytes`, `total_bytes`, `percent`, `objects`, `rate_mb_s`, `eta_s`.
+    static func progressLines(_ progress: PackProgress?) -> String {
+        guard let p = progress else { return "phase: starting\n" }
+        var text = "phase: \(p.phase.rawValue)\ndone_bytes: \(p.bytesDone)\ntotal_bytes: \(p.bytesTotal)\n"
+        if p.bytesTotal > 0 { text += "percent: \(Int(Double(p.bytesDone) * 100 / Double(p.bytesTotal)))\n" }
+        text += "objects: \(p.objects)\n"
+        text += String(format: "elapsed_s: %.1f\n", p.elapsed)
+        // Rate and ETA of the phase: the phases read at different speeds.
+        if p.bytesDone > 0, p.phaseElapsed > 0 {
+            let rate = Double(p.bytesDone) / p.phaseElapsed
+            text += String(format: "rate_mb_s: %.1f\n", rate / 1e6)
+            if p.bytesTotal >= p.bytesDone { text += String(format: "eta_s: %.0f\n", Double(p.bytesTotal - p.bytesDone) / rate) }
+        }
+        return text
+    }
+}

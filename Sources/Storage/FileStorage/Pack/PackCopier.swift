@@ -1,0 +1,169 @@
+/// The two copying phases of a pack (ZODB's `copyToPacktime` and
+/// `copyRest`), writing through a ``PackWriter`` and building the new
+/// file's index as they go.
+///
+/// Before the pack time only the revisions the ``PackMarker`` keeps are
+/// copied, in their transactions, which get the status `'p'`, a new length
+/// and trailer; each record gets `prev = 0` and its backpointer resolved into
+/// the data itself (a record whose data chain ends in nothing keeps a zero
+/// backpointer: "George Bailey"), as `writePackedDataRecord` does.
+///
+/// After the pack time every transaction is copied, with `prev` pointing to
+/// the oid's previous record in the new file and each backpointer moved to
+/// its target's new position. ZODB finds that target by searching the new
+/// file for the transaction of the old one; this copier remembers the new
+/// position of every record a backpointer names instead (the marker lists
+/// them, and every record copied after the marker's scan is remembered), and
+/// writes the data inline in the one case where the target was not copied.
+struct PackCopier {
+    private(set) var index = ObjectIndex()
+    private(set) var recordsWritten = 0
+    private(set) var lastTransactionPosition: UInt64?
+    /// New position of each record a backpointer may name.
+    private var moved: [UInt64: UInt64] = [:]
+    private let targets: Set<UInt64>
+    private var records: [PackInput.Record] = []
+
+    init(backpointerTargets: Set<UInt64>) {
+        targets = backpointerTargets
+    }
+
+    /// `copyToPacktime`: the kept revisions of the transactions before `end`.
+    mutating func copyKept(
+        _ input: PackInput, to writer: PackWriter, marker: PackMarker, until end: UInt64, pacer: inout PackPacer
+    ) throws(StorageError) {
+        var position: UInt64 = 4
+        while position < end {
+            let transaction = try input.transaction(at: position, records: &records)
+            let header = transaction.header
+            let kept = records.filter { marker.keeps($0.oid, at: $0.position) }
+            let writtenBefore = writer.position
+            if !kept.isEmpty {
+                // The data of each kept record: its own, or what its backpointer chain ends at.
+                let sources = try kept.map { (record: PackInput.Record) throws(StorageError) -> PackInput.Record? in
+                    record.pickleLength > 0 ? record : try input.dataRecord(of: record)
+                }
+                let length = header.headerLength + sources.reduce(0) { total, data in
+                    total + UInt64(DataHeader.size) + (data.map { $0.pickleLength } ?? 8)
+                }
+                let newPosition = writer.position
+                var packed = header
+                packed.length = length
+                packed.status = TransactionStatus.packed
+                try writer.copy(from: input, at: position, length: header.headerLength, edits: [(0, packed.serialized())])
+                for (record, data) in zip(kept, sources) {
+                    let at = writer.position
+                    if record.pickleLength > 0 {
+                        try writer.copy(from: input, at: record.position, length: record.length,
+                                        edits: [(16, Self.pointers(previous: 0, transaction: newPosition))])
+                    } else {
+                        let header = DataHeader(
+                            oid: record.oid, tid: record.tid, previous: 0, transactionPosition: newPosition,
+                            pickleLength: data?.pickleLength ?? 0)
+                        if let data {
+                            try writer.write(header.serialized())
+                            try writer.copy(from: input, at: data.position + UInt64(DataHeader.size), length: data.pickleLength, edits: [])
+                        } else {
+                            try writer.write(header.serialized() + [UInt8](repeating: 0, count: 8))
+                        }
+                    }
+                    index.updateValue(at, forKey: record.oid)
+                    if targets.contains(record.position) { moved[record.position] = at }
+                    recordsWritten += 1
+                }
+                try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, Self.bigEndian(length))])
+                lastTransactionPosition = newPosition
+            }
+            position = transaction.next
+            pacer.advance(to: position, objects: recordsWritten, read: header.length + 8, input: input)
+            pacer.charge(writer.position - writtenBefore)
+        }
+    }
+
+    /// `copyRest`: every transaction in `[start, end)` of `input`.
+    /// `rememberAll`: remember the new position of every record, for
+    /// transactions committed after the marker's scan.
+    mutating func copyAll(
+        _ input: PackInput, to writer: PackWriter, from start: UInt64, until end: UInt64, rememberAll: Bool,
+        pacer: inout PackPacer
+    ) throws(StorageError) -> Int {
+        var position = start
+        var transactions = 0
+        while position < end {
+            let transaction = try input.transaction(at: position, records: &records)
+            let header = transaction.header
+            // Each record's new form: as it was, a moved backpointer, or inline data.
+            var forms: [Form] = []
+            var length = header.headerLength
+            for record in records {
+                let form: Form
+                if record.pickleLength > 0 {
+                    form = .asIs
+                } else if record.back == 0 {
+                    form = .backpointer(0)
+                } else if let target = moved[record.back] {
+                    form = .backpointer(target)
+                } else if let data = try input.dataRecord(of: record) {
+                    form = .inline(data)
+                } else {
+                    form = .backpointer(0)
+                }
+                forms.append(form)
+                switch form {
+                case .asIs: length += record.length
+                case .backpointer: length += UInt64(DataHeader.size + 8)
+                case .inline(let data): length += UInt64(DataHeader.size) + data.pickleLength
+                }
+            }
+            let newPosition = writer.position
+            let writtenBefore = writer.position
+            try writer.copy(from: input, at: position, length: header.headerLength, edits: [(8, Self.bigEndian(length))])
+            for (record, form) in zip(records, forms) {
+                let at = writer.position
+                let previous = index[record.oid] ?? 0
+                switch form {
+                case .asIs:
+                    try writer.copy(from: input, at: record.position, length: record.length,
+                                    edits: [(16, Self.pointers(previous: previous, transaction: newPosition))])
+                case .backpointer(let target):
+                    let header = DataHeader(oid: record.oid, tid: record.tid, previous: previous, transactionPosition: newPosition, pickleLength: 0)
+                    try writer.write(header.serialized() + Self.bigEndian(target))
+                case .inline(let data):
+                    let header = DataHeader(
+                        oid: record.oid, tid: record.tid, previous: previous, transactionPosition: newPosition,
+                        pickleLength: data.pickleLength)
+                    try writer.write(header.serialized())
+                    try writer.copy(from: input, at: data.position + UInt64(DataHeader.size), length: data.pickleLength, edits: [])
+                }
+                index.updateValue(at, forKey: record.oid)
+                if rememberAll || targets.contains(record.position) { moved[record.position] = at }
+                recordsWritten += 1
+            }
+            try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, Self.bigEndian(length))])
+            lastTransactionPosition = newPosition
+            transactions += 1
+            position = transaction.next
+            pacer.advance(to: position, objects: recordsWritten, read: header.length + 8, input: input)
+            pacer.charge(writer.position - writtenBefore)
+        }
+        return transactions
+    }
+
+    private enum Form {
+        case asIs
+        case backpointer(UInt64)
+        case inline(PackInput.Record)
+    }
+
+    /// `prev` and `tloc`, the 16 bytes at offset 16 of a data record header.
+    private static func pointers(previous: UInt64, transaction: UInt64) -> [UInt8] {
+        bigEndian(previous) + bigEndian(transaction)
+    }
+
+    private static func bigEndian(_ value: UInt64) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8)
+        bytes.appendBE(value)
+        return bytes
+    }
+}

@@ -1,0 +1,173 @@
+import SystemPackage
+
+/// The part of Data.fs a pack phase reads, memory-mapped, with the checks
+/// ZODB's packer makes as it goes (`checkTxn`, `checkData`, the redundant
+/// length): pack refuses to copy a file it cannot read with certainty, and
+/// leaves it as it was.
+///
+/// Bytes before ``end`` never change while the storage is open (the file is
+/// append-only, and only the pack itself replaces it), so reading them needs
+/// no lock while commits append after ``end``.
+final class PackInput {
+    /// One data record (FS21/FS30 data record header, 42 bytes, then the
+    /// pickle or an 8-byte backpointer).
+    struct Record {
+        var oid: OID
+        var tid: TID
+        var position: UInt64
+        var previous: UInt64
+        var pickleLength: UInt64
+        /// The backpointer when ``pickleLength`` is 0 (0: the object does not exist).
+        var back: UInt64
+        var length: UInt64 { UInt64(DataHeader.size) + (pickleLength == 0 ? 8 : pickleLength) }
+    }
+
+    /// One transaction record (header, 23 bytes plus user, description and
+    /// extension; data records; the 8-byte redundant length).
+    struct Transaction {
+        var header: TransactionHeader
+        var position: UInt64
+        /// Just past the trailer: where the next transaction starts.
+        var next: UInt64 { position + header.length + 8 }
+    }
+
+    let path: String
+    let map: MappedFile
+    /// The end of the last complete transaction when the input was taken.
+    let end: UInt64
+    /// The tid of the last transaction checked: the next must be later.
+    /// Phases read the file more than once; each transaction's tid is
+    /// checked the first time it is read.
+    private var lastTID: TID
+    private var checkedUpTo: UInt64 = 0
+
+    /// - Parameter checked: transactions before this position were checked
+    ///   by an earlier input of the same file, the last of them has `previousTID`.
+    init(_ descriptor: FileDescriptor, path: String, end: UInt64, checked: UInt64 = 0, previousTID: TID = .zero) throws(StorageError) {
+        self.path = path
+        self.end = end
+        self.lastTID = previousTID
+        self.checkedUpTo = checked
+        do { map = try MappedFile(descriptor, count: end) } catch { throw error.storageError(path: path, operation: "mmap") }
+    }
+
+    /// The transaction at `position` (which must be < ``end``) and its data
+    /// records, checked: a tid that does not increase (ZODB's pack fails on
+    /// it too), a length past the end, a checkpoint or unknown status, data
+    /// records outside their transaction or pointing at another, versions, a
+    /// trailer that disagrees.
+    func transaction(at position: UInt64, records: inout [Record]) throws(StorageError) -> Transaction {
+        records.removeAll(keepingCapacity: true)
+        guard end - position >= UInt64(TransactionHeader.size + 8) else {
+            throw corrupted(position, "a transaction header runs past the end of the storage (\(end))")
+        }
+        let p = Int(position)
+        let header = TransactionHeader(
+            tid: TID(rawValue: map.uint64BE(at: p)), length: map.uint64BE(at: p + 8), status: map.byte(at: p + 16),
+            userLength: UInt16(map.uint64BE(at: p + 17, width: 2)),
+            descriptionLength: UInt16(map.uint64BE(at: p + 19, width: 2)),
+            extensionLength: UInt16(map.uint64BE(at: p + 21, width: 2)))
+        let isNew = position >= checkedUpTo
+        guard !isNew || header.tid > lastTID else {
+            throw corrupted(position, "time-stamp reduction: \(header.tid) after \(lastTID); pack needs increasing tids")
+        }
+        guard header.length >= header.headerLength, header.length <= end - position - 8 else {
+            throw corrupted(position, "transaction length \(header.length) does not fit (header \(header.headerLength) bytes, storage ends at \(end))")
+        }
+        guard [TransactionStatus.committed, TransactionStatus.packed].contains(header.status) else {
+            throw corrupted(position, "transaction status \(header.statusDescription) cannot be packed")
+        }
+        let transactionEnd = position + header.length
+        var at = position + header.headerLength
+        while at < transactionEnd {
+            guard transactionEnd - at >= UInt64(DataHeader.size) else {
+                throw corrupted(at, "data record exceeds transaction record (which ends at \(transactionEnd))")
+            }
+            let a = Int(at)
+            let versionLength = map.uint64BE(at: a + 32, width: 2)
+            var record = Record(
+                oid: OID(rawValue: map.uint64BE(at: a)), tid: TID(rawValue: map.uint64BE(at: a + 8)),
+                position: at, previous: map.uint64BE(at: a + 16),
+                pickleLength: map.uint64BE(at: a + 34), back: 0)
+            let transactionPosition = map.uint64BE(at: a + 24)
+            guard versionLength == 0 else { throw corrupted(at, "data record has a version (not supported since ZODB 3.9)") }
+            guard transactionPosition == position else {
+                throw corrupted(at, "data record points to transaction header at \(transactionPosition), not \(position)")
+            }
+            guard record.tid == header.tid else { throw corrupted(at, "data record tid \(record.tid) is not its transaction's \(header.tid)") }
+            guard record.pickleLength <= transactionEnd - at - UInt64(DataHeader.size),
+                record.pickleLength > 0 || transactionEnd - at >= UInt64(DataHeader.size + 8)
+            else {
+                throw corrupted(at, "data record of \(record.oid.repr) exceeds transaction record (which ends at \(transactionEnd))")
+            }
+            if record.pickleLength == 0 {
+                record.back = map.uint64BE(at: a + DataHeader.size)
+                guard record.back == 0 || (record.back >= 4 && record.back < at) else {
+                    throw corrupted(at, "backpointer \(record.back) does not point before its record")
+                }
+            }
+            records.append(record)
+            at += record.length
+        }
+        guard map.uint64BE(at: Int(transactionEnd)) == header.length else {
+            throw corrupted(transactionEnd, "redundant transaction length does not match the length \(header.length) of the transaction at \(position)")
+        }
+        if isNew {
+            lastTID = header.tid
+            checkedUpTo = transactionEnd + 8
+        }
+        return Transaction(header: header, position: position)
+    }
+
+    /// The header of the data record at `position`, read without the
+    /// transaction around it (to follow a backpointer).
+    func record(at position: UInt64, oid: OID) throws(StorageError) -> Record {
+        guard position >= 4, position < end, end - position >= UInt64(DataHeader.size + 8) || end - position >= UInt64(DataHeader.size) else {
+            throw corrupted(position, "data record of \(oid.repr) lies outside the storage")
+        }
+        let a = Int(position)
+        var record = Record(
+            oid: OID(rawValue: map.uint64BE(at: a)), tid: TID(rawValue: map.uint64BE(at: a + 8)),
+            position: position, previous: map.uint64BE(at: a + 16), pickleLength: map.uint64BE(at: a + 34), back: 0)
+        guard record.oid == oid else { throw corrupted(position, "expected a data record of \(oid.repr), found one of \(record.oid.repr)") }
+        guard record.pickleLength <= end - position - UInt64(DataHeader.size) else {
+            throw corrupted(position, "pickle of \(oid.repr) runs past the end of the storage")
+        }
+        if record.pickleLength == 0 {
+            guard end - position >= UInt64(DataHeader.size + 8) else { throw corrupted(position, "backpointer runs past the end") }
+            record.back = map.uint64BE(at: a + DataHeader.size)
+        }
+        return record
+    }
+
+    /// The record that holds the data of `record`, following backpointers
+    /// (ZODB's `_loadBack_impl`); nil when the chain ends in 0 (no data: the
+    /// object's creation was undone).
+    func dataRecord(of record: Record) throws(StorageError) -> Record? {
+        var current = record
+        while current.pickleLength == 0 {
+            guard current.back != 0 else { return nil }
+            guard current.back < current.position else { throw corrupted(current.position, "backpointer does not point back") }
+            current = try self.record(at: current.back, oid: record.oid)
+        }
+        return current
+    }
+
+    /// The pickle of a data record as a ``RecordPickle``: whole when small,
+    /// else its first `sample` and last `sample / 2` bytes.
+    func pickle(of record: Record, sample: Int? = 2048) -> RecordPickle {
+        let start = Int(record.position) + DataHeader.size
+        let length = Int(record.pickleLength)
+        if let sample, length > sample + sample / 2 {
+            return RecordPickle(
+                head: map.bytes(at: start, count: sample),
+                tail: map.bytes(at: start + length - sample / 2, count: sample / 2), length: length)
+        }
+        let whole = map.bytes(at: start, count: length)
+        return RecordPickle(head: whole, tail: [], length: length)
+    }
+
+    func corrupted(_ offset: UInt64, _ reason: String) -> StorageError {
+        .corrupted(path: path, offset: offset, reason: reason)
+    }
+}

@@ -1,0 +1,164 @@
+/// Which data records survive a pack: ZODB's `fspack.GC`, rule for rule
+/// (zodb_formats.md §3.1–3.2).
+///
+/// - ``current``: for every oid, the position of its revision current at the
+///   pack time, 0 when that revision deletes it (`buildPackIndex`).
+/// - ``reachable``: the revision kept for each oid reached from the root
+///   `z64` by references (`findReachableAtPacktime`), or, for an oid only
+///   named by a later backpointer, that backpointer's target.
+/// - ``extra``: further pre-pack-time revisions kept because a transaction
+///   after the pack time points back at them (`reach_ex`), whose references
+///   are then walked too (`findReachableFromFuture`).
+///
+/// Like ZODB, an oid first reached through a later backpointer keeps only
+/// that revision and its references are not walked; unlike ZODB, a reference
+/// to an oid that does not exist at the pack time is counted in
+/// ``danglingReferences`` instead of failing the pack (there is nothing to
+/// keep for it either way).
+///
+/// Memory: two indexes of about 10 bytes per object and a work stack that
+/// holds each oid at most once, whatever the size of the data.
+struct PackMarker {
+    private(set) var current = ObjectIndex()
+    private(set) var reachable = ObjectIndex()
+    private(set) var extra: [OID: [UInt64]] = [:]
+    /// The first transaction after the pack time (ZODB's `packpos`).
+    private(set) var packPosition: UInt64 = 4
+    private(set) var recordsBeforePackTime = 0
+    private(set) var recordsAfterPackTime = 0
+    private(set) var danglingReferences = 0
+    /// Every backpointer target named in the input after the pack time: the
+    /// records whose new positions the copy must remember.
+    private(set) var backpointerTargets: Set<UInt64> = []
+
+    let stop: TID
+    let garbageCollect: Bool
+
+    init(stop: TID, garbageCollect: Bool) {
+        self.stop = stop
+        self.garbageCollect = garbageCollect
+    }
+
+    /// Why a pack has nothing to do, found while indexing.
+    enum Redundancy: Error {
+        /// Every transaction up to the pack time was already packed, and so
+        /// is the next one: ZODB's `RedundantPackWarning`.
+        case alreadyPacked
+    }
+
+    /// `buildPackIndex`: a sequential scan up to the first transaction after
+    /// the pack time.
+    mutating func index(_ input: PackInput, pacer: inout PackPacer) throws(StorageError) -> Redundancy? {
+        var records: [PackInput.Record] = []
+        var position: UInt64 = 4
+        var unpacked = false
+        while position < input.end {
+            let transaction = try input.transaction(at: position, records: &records)
+            if transaction.header.tid > stop { break }
+            if transaction.header.status != TransactionStatus.packed { unpacked = true }
+            for record in records {
+                current.updateValue(record.pickleLength > 0 || record.back != 0 ? record.position : 0, forKey: record.oid)
+            }
+            recordsBeforePackTime += records.count
+            position = transaction.next
+            pacer.advance(to: position, objects: current.count, read: transaction.header.length + 8, input: input)
+        }
+        packPosition = position
+        if !unpacked, position < input.end {
+            let next = try input.transaction(at: position, records: &records)
+            if next.header.status == TransactionStatus.packed { return .alreadyPacked }
+        }
+        return nil
+    }
+
+    /// `findReachable`: the walk from the root, then the backpointers of
+    /// the transactions after the pack time. Without garbage collection,
+    /// every revision current at the pack time is kept.
+    mutating func mark(_ input: PackInput, references: ReferenceFinder, pacer: inout PackPacer) throws(StorageError) {
+        if garbageCollect {
+            try walk(from: [.root], input, references: references, pacer: &pacer)
+        } else {
+            for (oid, position) in current where position != 0 { reachable.updateValue(position, forKey: oid) }
+        }
+        var extraRoots: [UInt64] = []
+        var records: [PackInput.Record] = []
+        var position = packPosition
+        while position < input.end {
+            let transaction = try input.transaction(at: position, records: &records)
+            recordsAfterPackTime += records.count
+            for record in records where record.back != 0 {
+                backpointerTargets.insert(record.back)
+                guard garbageCollect, record.back < packPosition else { continue }
+                if reachable[record.oid] != nil {
+                    if extra[record.oid, default: []].contains(record.back) { continue }
+                    extra[record.oid, default: []].append(record.back)
+                    extraRoots.append(record.back)
+                } else {
+                    reachable.updateValue(record.back, forKey: record.oid)
+                }
+            }
+            position = transaction.next
+            pacer.advance(to: position, objects: reachable.count, read: transaction.header.length + 8, input: input)
+        }
+        for root in extraRoots {
+            let record = try input.record(at: root, oid: try oid(at: root, input))
+            try walk(from: try referencesOf(record, input, references: references), input, references: references, pacer: &pacer)
+        }
+    }
+
+    /// `isReachable`: whether the revision of `oid` at `position` is kept.
+    func keeps(_ oid: OID, at position: UInt64) -> Bool {
+        guard let kept = reachable[oid] else { return false }
+        return kept == position || (extra[oid]?.contains(position) ?? false)
+    }
+
+    /// Drops what only the marking needed (ZODB's `del self.oid2curpos`).
+    mutating func releaseCurrent() {
+        current = ObjectIndex()
+    }
+
+    /// `findReachableAtPacktime`: a depth-first walk over references, each
+    /// oid pushed at most once.
+    private mutating func walk(from roots: [OID], _ input: PackInput, references: ReferenceFinder, pacer: inout PackPacer) throws(StorageError) {
+        var todo: [OID] = []
+        for root in roots where reachable[root] == nil { todo.append(root) }
+        var queued = OIDSet()
+        for oid in todo { queued.insert(oid) }
+        while let oid = todo.popLast() {
+            guard reachable[oid] == nil else { continue }
+            guard let position = current[oid], position != 0 else {
+                // Pack to before the root existed, or a reference to an
+                // object that does not exist at the pack time.
+                if oid != .root { danglingReferences += 1 }
+                continue
+            }
+            reachable.updateValue(position, forKey: oid)
+            let record = try input.record(at: position, oid: oid)
+            for next in try referencesOf(record, input, references: references)
+            where reachable[next] == nil && queued.insert(next) {
+                todo.append(next)
+            }
+            pacer.tick(objects: reachable.count)
+        }
+    }
+
+    /// `findrefs`: the references of the data a record holds or points back to.
+    private func referencesOf(_ record: PackInput.Record, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID] {
+        guard let data = try input.dataRecord(of: record) else { return [] }
+        do {
+            if let found = try references(input.pickle(of: data)) { return found.map(OID.init(rawValue:)) }
+            return try references(input.pickle(of: data, sample: nil))?.map(OID.init(rawValue:)) ?? []
+        } catch {
+            throw .corrupted(
+                path: input.path, offset: data.position,
+                reason: "pack cannot read the references of \(record.oid.repr) (\(error)); nothing was changed")
+        }
+    }
+
+    private func oid(at position: UInt64, _ input: PackInput) throws(StorageError) -> OID {
+        guard position >= 4, position + UInt64(DataHeader.size) <= input.end else {
+            throw input.corrupted(position, "backpointer target outside the storage")
+        }
+        return OID(rawValue: input.map.uint64BE(at: Int(position)))
+    }
+}

@@ -1,0 +1,170 @@
+import SystemPackage
+
+/// Writes `Data.fs.pack` front to back, moving record bytes the cheapest way.
+///
+/// Most of a packed file is records copied unchanged but for a few header
+/// fields (`prev`, `tloc`, the transaction's status and length). The writer
+/// takes *spans* of input bytes plus *edits* (new header bytes at an offset
+/// of the span) and merges spans that continue each other in both files into
+/// one run. A run that is mostly payload — the 64 KiB `Pdata` records of a
+/// file-heavy database — goes through `copy_file_range`, so its bytes never
+/// enter this process, and its edits follow as small `pwrite`s. A run of many
+/// small records (an object-heavy database) is copied from the input map into
+/// a buffer, edited there, and written 4 MiB at a time.
+///
+/// The output is written back as it goes and dropped from the page cache
+/// behind the cursor (unless ``PackOptions/sparePageCache`` is off), so the
+/// final fsync is short and a pack of a large file does not push the mount's
+/// working set out of memory.
+final class PackWriter {
+    let path: String
+    let descriptor: FileDescriptor
+    private let source: PackInput
+    private(set) var position: UInt64
+    private let spareCache: Bool
+
+    private var buffer: [UInt8] = []
+    private var bufferStart: UInt64
+    /// The pending run: input `[runSource, runSource + runLength)` to output `runTarget`.
+    private var runSource: UInt64 = 0
+    private var runTarget: UInt64 = 0
+    private var runLength: UInt64 = 0
+    /// Edits of the pending run: (offset in the run, bytes).
+    private var runEdits: [(UInt64, [UInt8])] = []
+    private var scratch: [UInt8] = []
+    private var writtenBack: UInt64 = 0
+
+    static let bufferCapacity = 4 << 20
+    /// A run moves in the kernel when it averages at least this many bytes per edit.
+    static let kernelCopyBytesPerEdit: UInt64 = 16 << 10
+    static let writebackStep: UInt64 = 32 << 20
+
+    /// Creates (or truncates) the output file and writes `magic`.
+    init(path: String, source: PackInput, magic: [UInt8], spareCache: Bool) throws(StorageError) {
+        self.path = path
+        self.source = source
+        self.spareCache = spareCache
+        do {
+            descriptor = try FileDescriptor.open(
+                FilePath(path), .readWrite, options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw (error as? Errno ?? .ioError).storageError(path: path, operation: "create")
+        }
+        position = 0
+        bufferStart = 0
+        buffer.reserveCapacity(Self.bufferCapacity)
+        try write(magic)
+    }
+
+    /// Appends bytes that are not in the input.
+    func write(_ bytes: [UInt8]) throws(StorageError) {
+        try flushRun()
+        buffer += bytes
+        position += UInt64(bytes.count)
+        if buffer.count >= Self.bufferCapacity { try flushBuffer() }
+    }
+
+    /// Appends input bytes `[offset, offset + length)` of `input` with `edits`
+    /// (bytes replacing the span's own at an offset of the span).
+    func copy(from input: PackInput, at offset: UInt64, length: UInt64, edits: [(UInt64, [UInt8])]) throws(StorageError) {
+        guard length > 0 else { return }
+        if input !== source {
+            // Transactions committed during the pack come from a newer map
+            // of the same file; a span of it never joins a run of the old one.
+            try flushRun()
+            try appendToBuffer(input, at: offset, length: length, edits: edits)
+            return
+        }
+        if runLength > 0, runSource + runLength == offset, runTarget + runLength == position {
+            for (at, bytes) in edits { runEdits.append((runLength + at, bytes)) }
+            runLength += length
+        } else {
+            try flushRun()
+            runSource = offset
+            runTarget = position
+            runLength = length
+            runEdits = edits
+        }
+        position += length
+    }
+
+    /// Writes everything out and fsyncs the file.
+    func finish() throws(StorageError) {
+        try flushRun()
+        try flushBuffer()
+        do { try descriptor.synchronize() } catch { throw error.storageError(path: path, operation: "fsync") }
+    }
+
+    /// Closes the file and removes it (a pack that failed or had nothing to do).
+    func discard() {
+        try? descriptor.close()
+        try? systemUnlink(path)
+    }
+
+    // MARK: - Runs and the buffer
+
+    private func flushRun() throws(StorageError) {
+        guard runLength > 0 else { return }
+        defer {
+            runLength = 0
+            runEdits.removeAll(keepingCapacity: true)
+        }
+        let edits = UInt64(max(runEdits.count, 1))
+        if runLength / edits < Self.kernelCopyBytesPerEdit {
+            try appendToBuffer(source, at: runSource, length: runLength, edits: runEdits, target: runTarget)
+            return
+        }
+        try flushBuffer()
+        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: 1 << 20) }
+        do throws(Errno) {
+            let copied = try descriptor.copyRange(
+                from: source.map.descriptor, sourceOffset: runSource, toAbsoluteOffset: runTarget,
+                length: Int(runLength), scratch: &scratch)
+            guard copied == Int(runLength) else { throw Errno.ioError }
+            for (at, bytes) in runEdits { try descriptor.writeFully(toAbsoluteOffset: runTarget + at, bytes, 0..<bytes.count) }
+        } catch {
+            throw error.storageError(path: path, operation: "copy records")
+        }
+        bufferStart = runTarget + runLength
+        try writeBack(upTo: bufferStart)
+    }
+
+    /// Copies a span from the input map into the buffer and applies its edits.
+    private func appendToBuffer(
+        _ input: PackInput, at offset: UInt64, length: UInt64, edits: [(UInt64, [UInt8])], target: UInt64? = nil
+    ) throws(StorageError) {
+        let base = buffer.count
+        input.map.withBytes(at: Int(offset), count: Int(length)) { buffer.append(contentsOf: $0) }
+        for (at, bytes) in edits {
+            buffer.replaceSubrange((base + Int(at))..<(base + Int(at) + bytes.count), with: bytes)
+        }
+        if target == nil { position += length }
+        if buffer.count >= Self.bufferCapacity { try flushBuffer() }
+    }
+
+    private func flushBuffer() throws(StorageError) {
+        guard !buffer.isEmpty else { return }
+        do {
+            try descriptor.writeFully(toAbsoluteOffset: bufferStart, buffer, 0..<buffer.count)
+        } catch {
+            throw error.storageError(path: path, operation: "write")
+        }
+        bufferStart += UInt64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+        try writeBack(upTo: bufferStart)
+    }
+
+    /// Starts writeback of each finished 32 MiB step, and drops the step
+    /// before it once written (dirty pages cannot be dropped).
+    private func writeBack(upTo end: UInt64) throws(StorageError) {
+        guard spareCache else { return }
+        while end >= writtenBack + 2 * Self.writebackStep {
+            let step = writtenBack
+            descriptor.startWriteback(offset: step + Self.writebackStep, length: Self.writebackStep, wait: false)
+            descriptor.startWriteback(offset: step, length: Self.writebackStep, wait: true)
+            try? descriptor.advise(.dontNeed, offset: step, length: Self.writebackStep)
+            writtenBack += Self.writebackStep
+        }
+    }
+}

@@ -1,0 +1,102 @@
+// A read-only memory map of a prefix of a file, for pack: its reachability
+// walk reads millions of small records at random positions, which through
+// `pread` would cost a system call and a copy each. This file, Syscalls.swift
+// and Monitor.swift are the only ones of the target that touch libc or unsafe
+// pointers.
+
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The first `count` bytes of a file, mapped read-only (`mmap(PROT_READ,
+/// MAP_SHARED)`). The file must not shrink below `count` while mapped:
+/// FileStorage only appends, and a read-write storage holds the lock.
+final class MappedFile {
+    let count: Int
+    private let base: UnsafeRawPointer?
+    let descriptor: FileDescriptor
+
+    /// - Throws: the `mmap` errno.
+    init(_ descriptor: FileDescriptor, count: UInt64) throws(Errno) {
+        self.descriptor = descriptor
+        self.count = Int(count)
+        guard count > 0 else {
+            base = nil
+            return
+        }
+        let address = mmap(nil, Int(count), PROT_READ, MAP_SHARED, descriptor.rawValue, 0)
+        guard let address, address != MAP_FAILED else { throw Errno(rawValue: errno) }
+        base = UnsafeRawPointer(address)
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
+
+    /// The big-endian integer of `width` bytes at `offset`. The caller checks bounds.
+    @inline(__always)
+    func uint64BE(at offset: Int, width: Int = 8) -> UInt64 {
+        precondition(offset >= 0 && offset + width <= count)
+        var value: UInt64 = 0
+        for i in 0..<width { value = value << 8 | UInt64(base!.load(fromByteOffset: offset + i, as: UInt8.self)) }
+        return value
+    }
+
+    @inline(__always)
+    func byte(at offset: Int) -> UInt8 {
+        precondition(offset >= 0 && offset < count)
+        return base!.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    /// A copy of `length` bytes at `offset`.
+    func bytes(at offset: Int, count length: Int) -> [UInt8] {
+        precondition(offset >= 0 && length >= 0 && offset + length <= count)
+        guard length > 0 else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: base! + offset, count: length))
+    }
+
+    /// Runs `body` on `length` mapped bytes at `offset`, without copying.
+    func withBytes<R>(at offset: Int, count length: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        precondition(offset >= 0 && length >= 0 && offset + length <= count)
+        return try body(UnsafeRawBufferPointer(start: length > 0 ? base! + offset : nil, count: length))
+    }
+
+    /// Which of the pages of `[offset, offset + length)` are in the page
+    /// cache (`mincore`), one flag per page of `pageSize` bytes, starting at
+    /// the page that holds `offset`.
+    func residentPages(at offset: Int, count length: Int) -> [Bool] {
+        let page = Self.pageSize
+        let start = offset / page * page
+        let end = min(count, offset + length)
+        guard end > start, let base else { return [] }
+        var flags = [UInt8](repeating: 0, count: (end - start + page - 1) / page)
+        let result = flags.withUnsafeMutableBufferPointer { buffer in
+            mincore(UnsafeMutableRawPointer(mutating: base + start), end - start, buffer.baseAddress)
+        }
+        guard result == 0 else { return [Bool](repeating: true, count: flags.count) }
+        return flags.map { $0 & 1 != 0 }
+    }
+
+    /// Tells the kernel pack is done with `[offset, offset + length)`: the
+    /// mapping lets go of the pages (`madvise(MADV_DONTNEED)`, harmless for a
+    /// read-only shared map) and the page cache drops them
+    /// (`posix_fadvise(POSIX_FADV_DONTNEED)`) unless another process maps them.
+    func release(at offset: Int, count length: Int) {
+        let page = Self.pageSize
+        let start = offset / page * page
+        let end = min(count, offset + length)
+        guard end > start, let base else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        #if os(Linux)
+        _ = posix_fadvise(descriptor.rawValue, off_t(start), off_t(end - start), POSIX_FADV_DONTNEED)
+        #endif
+    }
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+}
