@@ -52,7 +52,7 @@ extension FileStorage {
         }
         var result = PackResult(
             swapped: false, note: nil, stop: stop, sizeBefore: snapshotEnd, sizeAfter: snapshotEnd,
-            objectsBefore: objectsBefore, objectsAfter: objectsBefore, recordsBefore: 0, recordsAfter: 0,
+            objectsBefore: objectsBefore, objectsAfter: objectsBefore, objectsRemoved: 0, recordsBefore: 0, recordsAfter: 0,
             transactionsDuringPack: 0, seconds: 0)
         let input = try PackInput(file.descriptor, path: path, end: snapshotEnd)
         var pacer = PackPacer(options: options, input: input)
@@ -91,6 +91,7 @@ extension FileStorage {
         pacer.begin(.copyingRecent, from: marker.packPosition, to: snapshotEnd)
         _ = try copier.copyAll(input, to: writer, from: marker.packPosition, until: snapshotEnd, rememberAll: false, pacer: &pacer)
         pacer.finish(input)
+        result.objectsRemoved = objectsBefore - copier.index.count
 
         // Transactions committed while the pack ran, in rounds without the
         // commit lock, until little is left.

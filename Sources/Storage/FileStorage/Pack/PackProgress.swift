@@ -52,17 +52,19 @@ public struct PackResult: Sendable, Equatable {
     public var stop: TID
     public var sizeBefore: UInt64
     public var sizeAfter: UInt64
-    /// Objects the index had before and has after (counting deleted ones, as `len(storage)`).
+    /// Objects the index had when the pack started and has after it
+    /// (counting deleted ones, as `len(storage)`); the second includes
+    /// objects created while the pack ran.
     public var objectsBefore: Int
     public var objectsAfter: Int
+    /// Objects of the first count that are gone.
+    public var objectsRemoved: Int
     /// Data records read and written.
     public var recordsBefore: Int
     public var recordsAfter: Int
     /// Transactions committed while the pack ran, copied at the end.
     public var transactionsDuringPack: Int
     public var seconds: Double
-
-    public var objectsRemoved: Int { objectsBefore - objectsAfter }
 }
 
 /// How a pack runs.
