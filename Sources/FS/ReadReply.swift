@@ -50,7 +50,7 @@ extension ReadReply {
     /// rather than a splice (content sniffing, a partly written file). Ranges
     /// are read from the reply's own descriptor: after a pack swapped files,
     /// their positions are still those of the file they were found in.
-    func assembled() throws(FSError) -> [UInt8] {
+    public func assembled() throws(FSError) -> [UInt8] {
         switch self {
         case .bytes(let bytes): return bytes
         case .fileRanges(let descriptor, let ranges):

@@ -87,12 +87,7 @@ final class WritableStore {
         defer { filesystem.release(inode, handle: handle) }
         var result: [UInt8] = []
         while true {
-            let chunk: [UInt8]
-            switch try filesystem.read(inode, handle: handle, offset: UInt64(result.count), size: 1 << 20) {
-            case .bytes(let b): chunk = b
-            case .fileRanges(_, let ranges):
-                chunk = try ranges.flatMap { try filesystem.storage.read(at: $0.offset, count: $0.length) }
-            }
+            let chunk = try filesystem.read(inode, handle: handle, offset: UInt64(result.count), size: 1 << 20).assembled()
             if chunk.isEmpty { return result }
             result += chunk
         }
