@@ -94,19 +94,24 @@ extension FileStorage {
         result.objectsRemoved = objectsBefore - copier.index.count
 
         // Transactions committed while the pack ran, in rounds without the
-        // commit lock, until little is left.
+        // commit lock, while each round is shorter than the one before (a
+        // writer faster than the pack would otherwise keep it going).
         var copiedEnd = snapshotEnd
         var previousTID = lastTID
+        var lastRound = UInt64.max
         for _ in 0..<8 {
             let (end, tid) = state.withLock { ($0.end, $0.lastTID) }
-            guard end - copiedEnd > Self.finalRoundBytes else { break }
+            guard end - copiedEnd > Self.finalRoundBytes, end - copiedEnd < lastRound else { break }
+            lastRound = end - copiedEnd
             let later = try PackInput(file.descriptor, path: path, end: end, checked: copiedEnd, previousTID: previousTID)
             result.transactionsDuringPack += try copier.copyAll(later, to: writer, from: copiedEnd, until: end, rememberAll: true, pacer: &pacer)
             copiedEnd = end
             previousTID = tid
         }
 
+        // The last step holds up commits: no rate limit there.
         pacer.begin(.swapping, from: 0, to: 0)
+        pacer.unthrottle()
         let newEnd = try groupCommit.commitLock.withLock { _ throws(StorageError) -> UInt64 in
             // With the commit lock held no commit can start; wait for those
             // written to be fsynced and published, so the index is complete.

@@ -11,7 +11,7 @@
 /// Rate: bytes read plus bytes written are charged against
 /// ``PackOptions/bytesPerSecond``; when pack runs ahead it sleeps.
 struct PackPacer {
-    private let options: PackOptions
+    private var options: PackOptions
     private let started: Double
     private var phase: PackProgress.Phase = .indexing
     private var phaseStart: UInt64 = 0
@@ -79,6 +79,11 @@ struct PackPacer {
     /// a random-access phase).
     mutating func releaseAll(_ input: PackInput) {
         if options.sparePageCache { release(input, from: 0, to: input.end) }
+    }
+
+    /// Lifts the rate limit (for the step that holds the commit lock).
+    mutating func unthrottle() {
+        options.bytesPerSecond = nil
     }
 
     /// Bytes written (or read outside ``advance``), for the rate limit.

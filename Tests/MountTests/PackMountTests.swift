@@ -1,0 +1,189 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Pack through a live mount: `.zodbfs/pack` and `zodbfs pack MOUNTPOINT`,
+/// with files being written all the while, and `kill -9` at every moment of
+/// a pack. Afterwards the real ZODB and Zope (`verify_store.py`: fstest,
+/// fsrefs, the index, every object) must find the store clean and complete.
+@Suite(.serialized, .enabled(if: MountedStore.available)) struct PackMountTests {
+    /// The status of a mount's `.zodbfs/pack`, as `key: value` lines.
+    static func status(_ mount: MountedStore) throws -> [String: String] {
+        let text = try shell("cat \(quoted(mount.path(".zodbfs/pack")))").stdout
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return fields
+    }
+
+    static func waitForPack(_ mount: MountedStore, timeout: Double = 300) throws -> [String: String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let status = try status(mount)
+            if status["state"] != "running" { return status }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw TestEnvironment.Missing(description: "the pack did not finish in \(timeout) s")
+    }
+
+    /// A loop of `cp`s into the mount runs before, during and after a
+    /// (rate-limited) pack; every file it copied is in the packed store.
+    @Test func copiesDuringAPackAreAllKept() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let store = try WriteMountTests.copyOfFixture(in: scratch)
+        let source = scratch.path("source.bin")
+        try shell("head -c 300000 /dev/urandom > \(quoted(source))")
+        let digest = try shell("sha256sum \(quoted(source)) | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let mount = try MountedStore(store: store, in: scratch, arguments: ["-o", "pack_rate=30"])
+        let stop = scratch.path("stop"), log = scratch.path("copied.log")
+        try shell("mkdir \(quoted(mount.path("loop")))")
+        try shell("""
+            (i=0; while [ ! -e \(quoted(stop)) ]; do i=$((i+1)); \
+              cp \(quoted(source)) \(quoted(mount.path("loop")))/f-$i.bin && echo f-$i.bin >> \(quoted(log)); \
+              cp \(quoted(source)) \(quoted(mount.path("loop")))/same.bin; sleep 0.02; done) > /dev/null 2>&1 &
+            """)
+        Thread.sleep(forTimeInterval: 0.3)
+        let before = try Self.status(mount)
+        #expect(before["state"] == "idle")
+        try shell("echo now > \(quoted(mount.path(".zodbfs/pack")))")
+        #expect(try Self.status(mount)["state"] == "running")
+        let running = try Self.status(mount)
+        #expect(running["phase"] != nil && running["total_bytes"] != nil, "\(running)")
+        let finished = try Self.waitForPack(mount)
+        Thread.sleep(forTimeInterval: 0.3)
+        try shell("touch \(quoted(stop)); sleep 0.5")
+        let last = finished["last"] ?? ""
+        #expect(last.contains(" ok: "), "\(finished)")
+        let during = last.components(separatedBy: ", ").first { $0.contains("transactions committed during the pack") }
+            .flatMap { Int($0.split(separator: " ").first ?? "") }
+        #expect((during ?? 0) > 0, "the copies were meant to commit while the pack ran: \(last)")
+        try mount.unmount()
+
+        #expect(FileManager.default.fileExists(atPath: store + ".old"))
+        let copied = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+        #expect(copied.count > 5)
+        let report = try StoreVerification(dataFS: store)
+        #expect(report.problems == [])
+        for name in copied { #expect(report["loop/\(name)"]?.sha256 == digest, "loop/\(name)") }
+        #expect(report["loop/same.bin"]?.sha256 == digest)
+    }
+
+    /// `kill -9` of the mount at 20 moments spread over a pack (and files
+    /// being written): every time, the store reopens, ZODB's checkers pass,
+    /// and every file whose close had returned is there.
+    @Test func killNineDuringAPackLosesNothing() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let store = try WriteMountTests.copyOfFixture(in: scratch)
+        var acknowledged: [String: String] = [:]
+        var swaps = 0, interrupted = 0
+        let rounds = 20
+        for round in 0..<rounds {
+            try? FileManager.default.removeItem(atPath: store + ".old")
+            let mount = try MountedStore(store: store, in: scratch, arguments: ["-o", "pack_rate=40"])
+            let pid = try WriteMountTests.servingPid(mount)
+            #expect(pid > 0)
+            let log = scratch.path("acks-\(round).log")
+            // Spread the kills over the pack and past it: at this rate it
+            // takes two to three seconds (debug build, writes going on).
+            let delay = 0.05 + 5.0 * Double(round) / Double(rounds - 1)
+            try shell("""
+                python3 - \(quoted(mount.path("docs"))) \(round) \(quoted(log)) <<'PY' &
+                import os, sys, time
+                folder, rnd, log = sys.argv[1], sys.argv[2], open(sys.argv[3], 'a')
+                for i in range(1, 100000):
+                    name = 'p%s-%d.txt' % (rnd, i)
+                    try:
+                        fd = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                        os.write(fd, b'round %s file %d\\n' % (rnd.encode(), i))
+                        os.close(fd)
+                    except OSError:
+                        break
+                    log.write(name + '\\n'); log.flush()
+                    time.sleep(0.005)
+                PY
+                sleep 0.05
+                echo now > \(quoted(mount.path(".zodbfs/pack")))
+                sleep \(String(format: "%.2f", delay))
+                cat \(quoted(mount.path(".zodbfs/pack"))) > \(quoted(scratch.path("status-\(round).txt")))
+                kill -9 \(pid)
+                wait
+                """, allowFailure: true)
+            _ = try shell("umount -l \(quoted(mount.mountpoint))", allowFailure: true)
+            if FileManager.default.fileExists(atPath: store + ".old") { swaps += 1 } else { interrupted += 1 }
+            let acked = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            for name in acked.split(separator: "\n") {
+                let i = name.split(separator: "-").last!.dropLast(4)
+                acknowledged["docs/" + name] = sha256Hex(Array("round \(round) file \(i)\n".utf8))
+            }
+            let fstest = try runCommand(try TestEnvironment.python(), ["-m", "ZODB.scripts.fstest", store])
+            #expect(fstest.status == 0, "round \(round): fstest \(fstest.stdout) \(fstest.stderr)")
+            let again = try MountedStore(store: store, in: scratch)
+            for (path, digest) in acknowledged where path.hasPrefix("docs/p\(round)-") {
+                let data = FileManager.default.contents(atPath: again.path(path)).map { sha256Hex(Array($0)) }
+                #expect(data == digest, "round \(round): acknowledged \(path)")
+            }
+            try again.unmount()
+        }
+        let statuses = (0..<rounds).map { (try? String(contentsOfFile: scratch.path("status-\($0).txt"), encoding: .utf8)) ?? "" }
+        #expect(swaps > 0, "some kills were meant to come after the swap: \(statuses)")
+        #expect(interrupted > 0, "some kills were meant to interrupt the pack")
+        let report = try StoreVerification(dataFS: store)
+        #expect(report.problems == [])
+        for (path, digest) in acknowledged { #expect(report[path]?.sha256 == digest, "acknowledged \(path)") }
+        #expect(acknowledged.count > 20)
+    }
+
+    /// The control file's errors, the CLI through a mount, and a read-only mount.
+    @Test func controlFileCommandsAndErrors() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let store = try WriteMountTests.copyOfFixture(in: scratch)
+        let mount = try MountedStore(store: store, in: scratch)
+        let pack = mount.path(".zodbfs/pack")
+        let mode = try shell("stat -c %a \(quoted(pack))").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(mode == "600" || mode == "644", "writable by the mounting user only: \(mode)")
+        for bad in ["bogus", "-3", "2999-01-01T00:00:00Z"] {
+            let result = try shell("echo \(quoted(bad)) > \(quoted(pack))", allowFailure: true)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("Invalid argument"), "\(bad): \(result.stderr)")
+            #expect(try Self.status(mount)["refused"]?.isEmpty == false)
+        }
+        let cli = try runCommand(try TestEnvironment.binary(), ["pack", mount.mountpoint, "--days", "0", "--progress"], timeout: 120)
+        #expect(cli.status == 0, "\(cli.stderr)")
+        #expect(cli.stdout.contains(" ok: "), "\(cli.stdout)")
+        #expect(try Self.status(mount)["last"]?.contains(" ok: ") == true)
+        try mount.unmount()
+        let report = try StoreVerification(dataFS: store)
+        #expect(report.problems == [])
+
+        let readOnly = try MountedStore(store: store, in: scratch, arguments: ["--read-only"])
+        let refused = try shell("echo now > \(quoted(readOnly.path(".zodbfs/pack")))", allowFailure: true)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("Read-only file system"), "\(refused.stderr)")
+        try readOnly.unmount()
+    }
+
+    /// `zodbfs pack STORE` of an unmounted Data.fs, and its refusal of a
+    /// store a mount holds.
+    @Test func theCommandLinePacksAStoreNobodyHolds() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let store = try WriteMountTests.copyOfFixture(in: scratch)
+        let mount = try MountedStore(store: store, in: scratch)
+        let held = try runCommand(try TestEnvironment.binary(), ["pack", store], timeout: 60)
+        #expect(held.status != 0)
+        #expect(held.stderr.contains("in use"), "\(held.stderr)")
+        try mount.unmount()
+        let packed = try runCommand(try TestEnvironment.binary(), ["pack", store, "--before", "2000-01-01T00:00:00Z"], timeout: 60)
+        #expect(packed.status == 0, "\(packed.stderr)")
+        #expect(packed.stdout.contains("nothing done"), "\(packed.stdout)")
+        let now = try runCommand(try TestEnvironment.binary(), ["pack", store, "--days", "0"], timeout: 120)
+        #expect(now.status == 0, "\(now.stderr)")
+        #expect(now.stdout.contains(" ok: "), "\(now.stdout)")
+        #expect(try StoreVerification(dataFS: store).problems == [])
+    }
+}
