@@ -140,6 +140,10 @@ public final class PackJob: ControlJob {
         var text = "phase: \(p.phase.rawValue)\ndone_bytes: \(p.bytesDone)\ntotal_bytes: \(p.bytesTotal)\n"
         if p.bytesTotal > 0 { text += "percent: \(Int(Double(p.bytesDone) * 100 / Double(p.bytesTotal)))\n" }
         text += "objects: \(p.objects)\n"
+        if p.objectsTotal > 0 {
+            text += "objects_total: \(p.objectsTotal)\n"
+            if p.bytesTotal == 0 || p.bytesDone == 0 { text += "percent: \(p.objects * 100 / p.objectsTotal)\n" }
+        }
         text += String(format: "elapsed_s: %.1f\n", p.elapsed)
         // Rate and ETA of the phase: the phases read at different speeds.
         if p.bytesDone > 0, p.phaseElapsed > 0 {

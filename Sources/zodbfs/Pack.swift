@@ -53,7 +53,14 @@ struct Pack: ParsableCommand {
         let bar = progress ? ProgressBar() : nil
         var options = PackOptions(garbageCollect: !noGc, bytesPerSecond: packRate.map { $0 * 1e6 })
         if let bar {
-            options.progress = { p in bar.update(phase: p.phase.rawValue, done: p.bytesDone, total: p.bytesTotal) }
+            options.progress = { p in
+                // The marking walk counts objects, the other phases bytes.
+                if p.phase == .marking && p.bytesDone == 0 {
+                    bar.update(phase: "marking", done: UInt64(p.objects), total: UInt64(p.objectsTotal), unit: .objects)
+                } else {
+                    bar.update(phase: p.phase.rawValue, done: p.bytesDone, total: p.bytesTotal)
+                }
+            }
         }
         let result: PackResult
         do {
@@ -82,8 +89,13 @@ struct Pack: ParsableCommand {
                 print(last)
                 return
             }
-            bar?.update(phase: status["phase"] ?? "running", done: UInt64(status["done_bytes"] ?? "") ?? 0,
-                        total: UInt64(status["total_bytes"] ?? "") ?? 0)
+            if let objects = UInt64(status["objects"] ?? ""), let total = UInt64(status["objects_total"] ?? ""),
+               status["done_bytes"] == "0" {
+                bar?.update(phase: "marking", done: objects, total: total, unit: .objects)
+            } else {
+                bar?.update(phase: status["phase"] ?? "running", done: UInt64(status["done_bytes"] ?? "") ?? 0,
+                            total: UInt64(status["total_bytes"] ?? "") ?? 0)
+            }
             Thread.sleep(forTimeInterval: 0.2)
         }
     }

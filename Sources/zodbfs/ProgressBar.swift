@@ -11,23 +11,30 @@ import Foundation
 /// the bar is only ever drawn from one thread.
 final class ProgressBar: @unchecked Sendable {
     private let isTerminal = isatty(STDERR_FILENO) != 0
-    private let started = Date()
+    /// When the current phase began: rate and ETA are per phase, since
+    /// phases move at different speeds.
+    private var phaseStarted = Date()
     private var lastDrawn = Date.distantPast
     private var lastPhase = ""
 
-    func update(phase: String, done: UInt64, total: UInt64) {
+    enum Unit { case bytes, objects }
+
+    func update(phase: String, done: UInt64, total: UInt64, unit: Unit = .bytes) {
         let now = Date()
         let interval: TimeInterval = isTerminal ? 0.1 : 5
+        if phase != lastPhase { phaseStarted = now }
         guard now.timeIntervalSince(lastDrawn) >= interval || phase != lastPhase else { return }
         lastDrawn = now
         lastPhase = phase
-        let elapsed = max(now.timeIntervalSince(started), 0.001)
-        let rate = Double(done) / elapsed / 1e6
-        var text = "\(phase): \(Self.megabytes(done))"
+        let elapsed = max(now.timeIntervalSince(phaseStarted), 0.001)
+        let amount = { (n: UInt64) in unit == .bytes ? Self.megabytes(n) : "\(n) objects" }
+        let rate = unit == .bytes
+            ? String(format: "%.0f MB/s", Double(done) / elapsed / 1e6) : String(format: "%.0f objects/s", Double(done) / elapsed)
+        var text = "\(phase): \(amount(done))"
         if total > 0 {
             let fraction = min(1, Double(done) / Double(total))
             let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
-            text += " of \(Self.megabytes(total)) (\(Int(fraction * 100))%), \(String(format: "%.0f", rate)) MB/s, ETA \(Int(eta)) s"
+            text += " of \(amount(total)) (\(Int(fraction * 100))%), \(rate), ETA \(Int(eta)) s"
             if isTerminal {
                 let width = 30
                 let filled = Int(fraction * Double(width))

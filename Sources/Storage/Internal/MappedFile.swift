@@ -83,18 +83,24 @@ final class MappedFile {
         return flags.map { $0 & 1 != 0 }
     }
 
-    /// Tells the kernel pack is done with `[offset, offset + length)`: the
-    /// mapping lets go of the pages (`madvise(MADV_DONTNEED)`, harmless for a
-    /// read-only shared map) and the page cache drops them
-    /// (`posix_fadvise(POSIX_FADV_DONTNEED)`) unless another process maps them.
-    func release(at offset: Int, count length: Int) {
+    /// Lets go of the mapped pages of `[offset, offset + length)`
+    /// (`madvise(MADV_DONTNEED)`): they stop counting in this process's
+    /// memory and stay in the page cache; touching them again maps them back.
+    func forget(at offset: Int, count length: Int) {
         let page = Self.pageSize
         let start = offset / page * page
         let end = min(count, offset + length)
         guard end > start, let base else { return }
         madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
+    /// Drops `[offset, offset + length)` from the page cache
+    /// (`posix_fadvise(POSIX_FADV_DONTNEED)`; pages still mapped somewhere,
+    /// here included, stay), for data read once that nobody else wanted.
+    func dropFromCache(at offset: Int, count length: Int) {
+        forget(at: offset, count: length)
         #if os(Linux)
-        _ = posix_fadvise(descriptor.rawValue, off_t(start), off_t(end - start), POSIX_FADV_DONTNEED)
+        _ = posix_fadvise(descriptor.rawValue, off_t(offset), off_t(length), POSIX_FADV_DONTNEED)
         #endif
     }
 

@@ -66,11 +66,10 @@ extension FileStorage {
             return result
         }
         pacer.finish(input)
-        pacer.begin(.marking, from: marker.packPosition, to: snapshotEnd)
+        pacer.begin(.marking, from: marker.packPosition, to: snapshotEnd, objectsTotal: marker.current.count)
         try marker.mark(input, references: references, pacer: &pacer)
         pacer.finish(input)
         pacer.releaseAll(input)
-        marker.releaseCurrent()
         result.recordsBefore = marker.recordsBeforePackTime + marker.recordsAfterPackTime
 
         let writer = try PackWriter(

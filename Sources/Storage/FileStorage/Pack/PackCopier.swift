@@ -23,6 +23,11 @@ struct PackCopier {
     private var moved: [UInt64: UInt64] = [:]
     private let targets: Set<UInt64>
     private var records: [PackInput.Record] = []
+    /// (oid, new position) of each record copied before the pack time, in
+    /// file order: sorted into ``index`` once that phase ends, since
+    /// inserting oids in the order of their transactions, all over the oid
+    /// space, is the slow way to build an index.
+    private var copied: [(oid: OID, position: UInt64)] = []
 
     init(backpointerTargets: Set<UInt64>) {
         targets = backpointerTargets
@@ -67,7 +72,7 @@ struct PackCopier {
                             try writer.write(header.serialized() + [UInt8](repeating: 0, count: 8))
                         }
                     }
-                    index.updateValue(at, forKey: record.oid)
+                    copied.append((record.oid, at))
                     if targets.contains(record.position) { moved[record.position] = at }
                     recordsWritten += 1
                 }
@@ -78,6 +83,12 @@ struct PackCopier {
             pacer.advance(to: position, objects: recordsWritten, read: header.length + 8, input: input)
             pacer.charge(writer.position - writtenBefore)
         }
+        // Where an oid has several revisions the later (larger) position is its current one.
+        copied.sort { $0.oid != $1.oid ? $0.oid < $1.oid : $0.position < $1.position }
+        for (i, entry) in copied.enumerated() where i + 1 == copied.count || copied[i + 1].oid != entry.oid {
+            index.updateValue(entry.position, forKey: entry.oid)
+        }
+        copied = []
     }
 
     /// `copyRest`: every transaction in `[start, end)` of `input`.

@@ -153,18 +153,69 @@ final class PackInput {
         return current
     }
 
-    /// The pickle of a data record as a ``RecordPickle``: whole when small,
-    /// else its first `sample` and last `sample / 2` bytes.
-    func pickle(of record: Record, sample: Int? = 2048) -> RecordPickle {
-        let start = Int(record.position) + DataHeader.size
-        let length = Int(record.pickleLength)
-        if let sample, length > sample + sample / 2 {
-            return RecordPickle(
-                head: map.bytes(at: start, count: sample),
-                tail: map.bytes(at: start + length - sample / 2, count: sample / 2), length: length)
+    // MARK: - Random reads
+
+    /// The record of `oid` at `position` and the pickle of the data it holds
+    /// or points back to (nil: no data), read with `pread` rather than
+    /// through the map: the marking walk visits records in reference order,
+    /// all over the file, and a fault on a mapped page maps the 16 pages
+    /// around it, so through the map a walk over two million objects would
+    /// map most of the file into the process. One `pread` of the header and
+    /// the first `sample` bytes covers most records; a larger pickle costs a
+    /// second for its tail (or, with `sample` nil, for the whole).
+    func readForWalk(at position: UInt64, oid: OID, sample: Int? = 2048) throws(StorageError) -> (record: Record, pickle: RecordPickle?) {
+        let record = try readRecordHeader(at: position, oid: oid, prefetch: sample.map { $0 + $0 / 2 } ?? 0)
+        var data = record
+        while data.record.pickleLength == 0 {
+            guard data.record.back != 0 else { return (record.record, nil) }
+            guard data.record.back < data.record.position else { throw corrupted(data.record.position, "backpointer does not point back") }
+            data = try readRecordHeader(at: data.record.back, oid: oid, prefetch: sample.map { $0 + $0 / 2 } ?? 0)
         }
-        let whole = map.bytes(at: start, count: length)
-        return RecordPickle(head: whole, tail: [], length: length)
+        let start = data.record.position + UInt64(DataHeader.size)
+        let length = Int(data.record.pickleLength)
+        if data.following.count >= length {
+            return (record.record, RecordPickle(head: Array(data.following.prefix(length)), tail: [], length: length))
+        }
+        if let sample, length > sample + sample / 2 {
+            let tail = try pread(at: start + UInt64(length - sample / 2), count: sample / 2)
+            return (record.record, RecordPickle(head: Array(data.following.prefix(sample)), tail: tail, length: length))
+        }
+        return (record.record, RecordPickle(head: try pread(at: start, count: length), tail: [], length: length))
+    }
+
+    /// A data record header read with `pread`, with up to `prefetch` bytes
+    /// after it (the start of its pickle, or its backpointer).
+    private func readRecordHeader(at position: UInt64, oid: OID, prefetch: Int) throws(StorageError) -> (record: Record, following: ArraySlice<UInt8>) {
+        guard position >= 4, position < end, end - position >= UInt64(DataHeader.size) else {
+            throw corrupted(position, "data record of \(oid.repr) lies outside the storage")
+        }
+        let wanted = Int(min(UInt64(DataHeader.size + max(prefetch, 8)), end - position))
+        let bytes = try pread(at: position, count: wanted)
+        let header = DataHeader(bytes, at: 0)
+        var record = Record(
+            oid: header.oid, tid: header.tid, position: position, previous: header.previous,
+            pickleLength: header.pickleLength, back: 0)
+        guard record.oid == oid else { throw corrupted(position, "expected a data record of \(oid.repr), found one of \(record.oid.repr)") }
+        guard header.versionLength == 0, record.pickleLength <= end - position - UInt64(DataHeader.size) else {
+            throw corrupted(position, "pickle of \(oid.repr) runs past the end of the storage")
+        }
+        if record.pickleLength == 0 {
+            guard bytes.count >= DataHeader.size + 8 else { throw corrupted(position, "backpointer runs past the end") }
+            record.back = bytes.uint64BE(at: DataHeader.size)
+        }
+        return (record, bytes[DataHeader.size...])
+    }
+
+    private func pread(at offset: UInt64, count: Int) throws(StorageError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let got: Int
+        do {
+            got = try map.descriptor.readFully(fromAbsoluteOffset: offset, count: count, into: &bytes, at: 0)
+        } catch {
+            throw error.storageError(path: path, operation: "pread")
+        }
+        guard got == count else { throw corrupted(offset, "unexpected end of file") }
+        return bytes
     }
 
     func corrupted(_ offset: UInt64, _ reason: String) -> StorageError {

@@ -3,9 +3,11 @@
 ///
 /// - ``current``: for every oid, the position of its revision current at the
 ///   pack time, 0 when that revision deletes it (`buildPackIndex`).
-/// - ``reachable``: the revision kept for each oid reached from the root
-///   `z64` by references (`findReachableAtPacktime`), or, for an oid only
-///   named by a later backpointer, that backpointer's target.
+/// - `reachable` (ZODB's fsIndex of oid → kept position): an oid reached
+///   from the root `z64` by references (`findReachableAtPacktime`) keeps its
+///   revision current at the pack time, so a bitmap of oids says it all
+///   (``reached``); an oid only named by a later backpointer keeps that
+///   backpointer's target (``keptAt``, rare).
 /// - ``extra``: further pre-pack-time revisions kept because a transaction
 ///   after the pack time points back at them (`reach_ex`), whose references
 ///   are then walked too (`findReachableFromFuture`).
@@ -16,11 +18,12 @@
 /// ``danglingReferences`` instead of failing the pack (there is nothing to
 /// keep for it either way).
 ///
-/// Memory: two indexes of about 10 bytes per object and a work stack that
-/// holds each oid at most once, whatever the size of the data.
+/// Memory: one index of about 10 bytes per object, a bit per oid, and a
+/// work stack that holds each oid at most once, whatever the size of the data.
 struct PackMarker {
     private(set) var current = ObjectIndex()
-    private(set) var reachable = ObjectIndex()
+    private var reached = OIDSet()
+    private var keptAt: [OID: UInt64] = [:]
     private(set) var extra: [OID: [UInt64]] = [:]
     /// The first transaction after the pack time (ZODB's `packpos`).
     private(set) var packPosition: UInt64 = 4
@@ -78,7 +81,7 @@ struct PackMarker {
         if garbageCollect {
             try walk(from: [.root], input, references: references, pacer: &pacer)
         } else {
-            for (oid, position) in current where position != 0 { reachable.updateValue(position, forKey: oid) }
+            for (oid, position) in current where position != 0 { reached.insert(oid) }
         }
         var extraRoots: [UInt64] = []
         var records: [PackInput.Record] = []
@@ -89,69 +92,77 @@ struct PackMarker {
             for record in records where record.back != 0 {
                 backpointerTargets.insert(record.back)
                 guard garbageCollect, record.back < packPosition else { continue }
-                if reachable[record.oid] != nil {
+                if isReachable(record.oid) {
                     if extra[record.oid, default: []].contains(record.back) { continue }
                     extra[record.oid, default: []].append(record.back)
                     extraRoots.append(record.back)
                 } else {
-                    reachable.updateValue(record.back, forKey: record.oid)
+                    keptAt[record.oid] = record.back
                 }
             }
             position = transaction.next
-            pacer.advance(to: position, objects: reachable.count, read: transaction.header.length + 8, input: input)
+            pacer.advance(to: position, objects: reached.count, read: transaction.header.length + 8, input: input)
         }
         for root in extraRoots {
-            let record = try input.record(at: root, oid: try oid(at: root, input))
-            try walk(from: try referencesOf(record, input, references: references), input, references: references, pacer: &pacer)
+            try walk(from: try referencesOf(oid(at: root, input), at: root, input, references: references),
+                     input, references: references, pacer: &pacer)
         }
     }
 
     /// `isReachable`: whether the revision of `oid` at `position` is kept.
     func keeps(_ oid: OID, at position: UInt64) -> Bool {
-        guard let kept = reachable[oid] else { return false }
+        let kept: UInt64
+        if let at = keptAt[oid] {
+            kept = at
+        } else if reached.contains(oid), let at = current[oid] {
+            kept = at
+        } else {
+            return false
+        }
         return kept == position || (extra[oid]?.contains(position) ?? false)
     }
 
-    /// Drops what only the marking needed (ZODB's `del self.oid2curpos`).
-    mutating func releaseCurrent() {
-        current = ObjectIndex()
+    /// `oid in reachable`.
+    private func isReachable(_ oid: OID) -> Bool {
+        reached.contains(oid) || keptAt[oid] != nil
     }
 
     /// `findReachableAtPacktime`: a depth-first walk over references, each
     /// oid pushed at most once.
     private mutating func walk(from roots: [OID], _ input: PackInput, references: ReferenceFinder, pacer: inout PackPacer) throws(StorageError) {
         var todo: [OID] = []
-        for root in roots where reachable[root] == nil { todo.append(root) }
+        for root in roots where !isReachable(root) { todo.append(root) }
         var queued = OIDSet()
         for oid in todo { queued.insert(oid) }
         while let oid = todo.popLast() {
-            guard reachable[oid] == nil else { continue }
+            guard !isReachable(oid) else { continue }
             guard let position = current[oid], position != 0 else {
                 // Pack to before the root existed, or a reference to an
                 // object that does not exist at the pack time.
                 if oid != .root { danglingReferences += 1 }
                 continue
             }
-            reachable.updateValue(position, forKey: oid)
-            let record = try input.record(at: position, oid: oid)
-            for next in try referencesOf(record, input, references: references)
-            where reachable[next] == nil && queued.insert(next) {
+            reached.insert(oid)
+            for next in try referencesOf(oid, at: position, input, references: references)
+            where !isReachable(next) && queued.insert(next) {
                 todo.append(next)
             }
-            pacer.tick(objects: reachable.count)
+            pacer.tick(objects: reached.count)
         }
     }
 
-    /// `findrefs`: the references of the data a record holds or points back to.
-    private func referencesOf(_ record: PackInput.Record, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID] {
-        guard let data = try input.dataRecord(of: record) else { return [] }
+    /// `findrefs`: the references of the data the record of `oid` at
+    /// `position` holds or points back to.
+    private func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID] {
+        guard let pickle = try input.readForWalk(at: position, oid: oid).pickle else { return [] }
         do {
-            if let found = try references(input.pickle(of: data)) { return found.map(OID.init(rawValue:)) }
-            return try references(input.pickle(of: data, sample: nil))?.map(OID.init(rawValue:)) ?? []
+            if let found = try references(pickle) { return found.map(OID.init(rawValue:)) }
+            guard let whole = try input.readForWalk(at: position, oid: oid, sample: nil).pickle else { return [] }
+            return try references(whole)?.map(OID.init(rawValue:)) ?? []
         } catch {
             throw .corrupted(
-                path: input.path, offset: data.position,
-                reason: "pack cannot read the references of \(record.oid.repr) (\(error)); nothing was changed")
+                path: input.path, offset: position,
+                reason: "pack cannot read the references of \(oid.repr) (\(error)); nothing was changed")
         }
     }
 

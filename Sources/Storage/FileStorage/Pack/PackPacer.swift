@@ -8,6 +8,12 @@
 /// cached before — the mount's working set — are left alone. The output is
 /// written back and dropped as it goes (``PackWriter``).
 ///
+/// Memory: the input is memory-mapped, and mapped pages count as the
+/// process's own. Behind a sequential phase the mapping lets go of what was
+/// read (the pages stay cached), and the marking walk reads with `pread`
+/// (``PackInput/readForWalk(at:oid:sample:)``), so pack's footprint stays
+/// the indexes plus a constant.
+///
 /// Rate: bytes read plus bytes written are charged against
 /// ``PackOptions/bytesPerSecond``; when pack runs ahead it sleeps.
 struct PackPacer {
@@ -19,6 +25,7 @@ struct PackPacer {
     private var phaseStarted = 0.0
     private var done: UInt64 = 0
     private var objects = 0
+    private var objectsTotal = 0
     private var lastReport = 0.0
     private var charged: UInt64 = 0
     /// One bit per input page: set when the page was cached before pack ran.
@@ -37,9 +44,11 @@ struct PackPacer {
 
     var elapsed: Double { systemWallClock() - started }
 
-    /// Starts a phase over the input bytes `[start, end)`.
-    mutating func begin(_ phase: PackProgress.Phase, from start: UInt64, to end: UInt64) {
+    /// Starts a phase over the input bytes `[start, end)` (and, for the
+    /// marking walk, up to `objectsTotal` objects).
+    mutating func begin(_ phase: PackProgress.Phase, from start: UInt64, to end: UInt64, objectsTotal: Int = 0) {
         self.phase = phase
+        self.objectsTotal = objectsTotal
         phaseStart = start
         phaseTotal = end > start ? end - start : 0
         done = 0
@@ -55,7 +64,7 @@ struct PackPacer {
         done = position > phaseStart ? position - phaseStart : 0
         self.objects = objects
         charge(read)
-        if let input, options.sparePageCache, position >= releasedUpTo + Self.releaseStep {
+        if let input, position >= releasedUpTo + Self.releaseStep {
             release(input, from: releasedUpTo, to: position)
             releasedUpTo = position
         }
@@ -70,7 +79,7 @@ struct PackPacer {
 
     /// The end of a phase: release everything it read that was not cached before.
     mutating func finish(_ input: PackInput?) {
-        if let input, options.sparePageCache { release(input, from: releasedUpTo, to: input.end) }
+        if let input { release(input, from: releasedUpTo, to: input.end) }
         done = phaseTotal
         report(force: true)
     }
@@ -78,7 +87,7 @@ struct PackPacer {
     /// Releases the whole input range that pack brought into the cache (after
     /// a random-access phase).
     mutating func releaseAll(_ input: PackInput) {
-        if options.sparePageCache { release(input, from: 0, to: input.end) }
+        release(input, from: 0, to: input.end)
     }
 
     /// Lifts the rate limit (for the step that holds the commit lock).
@@ -99,8 +108,10 @@ struct PackPacer {
         let now = systemWallClock()
         guard force || now - lastReport >= Self.reportInterval else { return }
         lastReport = now
-        progress(PackProgress(phase: phase, bytesDone: min(done, phaseTotal), bytesTotal: phaseTotal, objects: objects, elapsed: now - started,
-                             phaseElapsed: now - phaseStarted))
+        var snapshot = PackProgress(phase: phase, bytesDone: min(done, phaseTotal), bytesTotal: phaseTotal, objects: objects,
+                                    elapsed: now - started, phaseElapsed: now - phaseStarted)
+        snapshot.objectsTotal = objectsTotal
+        progress(snapshot)
     }
 
     private mutating func noteResidency(_ input: PackInput) {
@@ -114,8 +125,12 @@ struct PackPacer {
         return word < residentBefore.count && residentBefore[word] & (1 << UInt64(page & 63)) != 0
     }
 
-    /// Drops the pages of `[from, to)` that were not cached before the pack.
+    /// Unmaps `[from, to)` and drops from the cache the pages of it that
+    /// were not cached before the pack.
     private func release(_ input: PackInput, from: UInt64, to: UInt64) {
+        guard to > from else { return }
+        input.map.forget(at: Int(from), count: Int(to - from))
+        guard options.sparePageCache else { return }
         let page = MappedFile.pageSize
         var first = Int(from) / page
         let last = (Int(min(to, input.end)) + page - 1) / page
@@ -123,7 +138,7 @@ struct PackPacer {
             while first < last && wasResident(first) { first += 1 }
             var runEnd = first
             while runEnd < last && !wasResident(runEnd) { runEnd += 1 }
-            if runEnd > first { input.map.release(at: first * page, count: (runEnd - first) * page) }
+            if runEnd > first { input.map.dropFromCache(at: first * page, count: (runEnd - first) * page) }
             first = runEnd
         }
     }

@@ -25,6 +25,9 @@ public struct PackProgress: Sendable, Equatable {
     /// Objects: current at the pack time (indexing), reached (marking), or
     /// records copied (copying).
     public var objects: Int
+    /// While marking: the objects current at the pack time, which the walk
+    /// reaches at most (its progress has no byte count); 0 in other phases.
+    public var objectsTotal: Int = 0
     /// Seconds since the pack started.
     public var elapsed: Double
     /// Seconds since this phase started: the phases move at different
