@@ -38,7 +38,14 @@ final class MountedStore {
     func unmount() throws {
         guard mounted else { return }
         mounted = false
-        let result = try runCommand(binary, ["unmount", mountpoint], timeout: 30)
+        // A file just closed can keep the mount busy for a moment (the
+        // kernel finishing a read-ahead): retry for a few seconds, as a
+        // user would.
+        var result = try runCommand(binary, ["unmount", mountpoint], timeout: 30)
+        for _ in 0..<50 where result.status != 0 && result.stderr.contains("still in use") {
+            usleep(100_000)
+            result = try runCommand(binary, ["unmount", mountpoint], timeout: 30)
+        }
         guard result.status == 0 else {
             throw TestEnvironment.Missing(description: "unmount failed: \(result.stderr)")
         }
