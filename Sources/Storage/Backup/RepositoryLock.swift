@@ -12,17 +12,30 @@ final class RepositoryLock {
     private var held = true
 
     /// Takes the exclusive lock, or fails with ``BackupError/busy(repository:)``.
+    ///
+    /// A restore or verify asks ``isHeld(_:)`` by taking a shared lock for
+    /// an instant; a backup starting in that instant would find the lock
+    /// taken. So a refused lock is tried again for about ``patience``
+    /// seconds: such a probe is long gone by then, another backup is not.
     init(_ repository: BackupRepository) throws(BackupError) {
         do {
             folder = try FileDescriptor.open(FilePath(repository.path), .readOnly, options: [.directory, .closeOnExec])
         } catch {
             throw backupError(error, repository.path, "open the repository")
         }
-        guard folder.tryLock(exclusive: true) else {
-            try? folder.close()
-            throw .busy(repository: repository.path)
+        var tries = 0
+        while !folder.tryLock(exclusive: true) {
+            tries += 1
+            guard Double(tries) * Self.retryInterval < Self.patience else {
+                try? folder.close()
+                throw .busy(repository: repository.path)
+            }
+            systemSleep(seconds: Self.retryInterval)
         }
     }
+
+    static let patience = 0.2
+    static let retryInterval = 0.01
 
     deinit { release() }
 
