@@ -155,11 +155,13 @@ struct BackupDecisionTests {
     }
 }
 
-/// Holds an exclusive `flock` on a folder, as a running backup does.
+/// Holds an exclusive `flock` on a folder, as a running backup does. The
+/// descriptor is close-on-exec, as the backup's is: a process another test
+/// starts meanwhile would otherwise inherit it, and the lock with it.
 final class FileDescriptorLock {
     private let descriptor: Int32
     init(_ path: String) throws {
-        descriptor = open(path, O_RDONLY | O_DIRECTORY)
+        descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { throw TestEnvironment.Missing(description: "lock \(path)") }
     }
     func release() { close(descriptor) }
