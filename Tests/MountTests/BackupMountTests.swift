@@ -114,6 +114,11 @@ import Testing
         #expect(report.problems == [])
         #expect(Self.duringFiles(report) == Array(1...400))
         #expect(try shell("cmp \(quoted(latest)) \(quoted(store))").status == 0)
+        // So does repozo's restore of the increment the mount wrote.
+        let latestByRepozo = scratch.path("latest-repozo.fs")
+        let byRepozo = try runCommand(try TestEnvironment.python(), ["-m", "ZODB.scripts.repozo", "-R", "-r", repository, "-o", latestByRepozo])
+        #expect(byRepozo.status == 0, "\(byRepozo.stderr)")
+        #expect(try shell("cmp \(quoted(latestByRepozo)) \(quoted(store))").status == 0)
         let verify = try runCommand(try TestEnvironment.binary(), ["backup", "--verify", "--repository", repository])
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(try runCommand(try TestEnvironment.python(), ["-m", "ZODB.scripts.repozo", "-V", "-r", repository]).status == 0)

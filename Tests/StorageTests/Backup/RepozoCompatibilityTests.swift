@@ -62,9 +62,12 @@ struct RepozoCompatibilityTests {
         #expect(report.problems == [])
         #expect(report["docs/added-1.txt"] != nil)
 
-        // Nothing new: nothing written, checked or quick.
-        #expect(try store.backup(into: repository, gzip: gzip, at: start + 10).kind == .nothing)
-        #expect(try store.backup(into: repository, quick: true, gzip: gzip, at: start + 11).kind == .nothing)
+        // Nothing new: nothing written, checked or quick, whether an
+        // increment or repozo's choice was asked for.
+        for mode in [BackupMode.auto, .incremental] {
+            #expect(try store.backup(into: repository, mode, gzip: gzip, at: start + 10).kind == .nothing)
+            #expect(try store.backup(into: repository, mode, quick: true, gzip: gzip, at: start + 11).kind == .nothing)
+        }
         #expect(try repository.files().count == kinds.count)
     }
 
