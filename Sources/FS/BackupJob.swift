@@ -3,91 +3,175 @@ import Storage
 import Synchronization
 
 /// `.zodbfs/backup` on a mount made with `--backup-dir`: writing `full`,
-/// `incremental` or `auto` starts a repozo-compatible backup of the mounted
-/// store into that repository on a thread of its own; reading shows its
-/// progress and the last result (DESIGN.md "Control files").
+/// `incremental` or `auto` (``BackupMode``), optionally followed by `quick`
+/// and/or `gzip`, starts a repozo-compatible backup of the mounted store
+/// into that repository on a thread of its own; reading shows its progress
+/// and the last result as `key: value` lines (DESIGN.md "Control files").
 ///
 /// A backup only reads Data.fs, up to the end of the last transaction as of
-/// its start, with `pread` on the storage's descriptor: the mount goes on
-/// serving and committing meanwhile, and later commits wait for the next
-/// backup.
+/// its start, with `pread`: the mount goes on serving and committing
+/// meanwhile, and later commits wait for the next backup. The repository
+/// is fixed at mount time; nothing written to the file names a path.
 public final class BackupJob: ControlJob {
+    /// One parsed command.
+    public struct Command: Sendable, Equatable {
+        public var mode: BackupMode
+        public var quick: Bool
+        public var gzip: Bool
+
+        /// `MODE [quick] [gzip]`; nil for anything else. `gzip` defaults to
+        /// the mount's `--backup-gzip`.
+        public init?(_ text: String, gzipByDefault: Bool) {
+            let words = text.split(whereSeparator: \.isWhitespace).map(String.init)
+            guard let first = words.first, let mode = BackupMode(rawValue: first) else { return nil }
+            self.mode = mode
+            quick = false
+            gzip = gzipByDefault
+            for word in words.dropFirst() {
+                switch word {
+                case "quick": quick = true
+                case "gzip": gzip = true
+                default: return nil
+                }
+            }
+        }
+
+        /// The command as written to the control file.
+        public var text: String { ([mode.rawValue] + (quick ? ["quick"] : []) + (gzip ? ["gzip"] : [])).joined(separator: " ") }
+    }
+
+    /// The last backup's outcome.
+    struct Outcome {
+        var command: Command
+        var started: Date
+        var duration: TimeInterval
+        var result: Result<BackupResult, BackupError>
+    }
+
     struct Status {
-        var running = false
+        var running: Command?
+        var started = Date()
         var phase = ""
         var done: UInt64 = 0
         var total: UInt64 = 0
-        var started: Date?
-        var last: String?
+        var phaseStarted = Date()
+        var last: Outcome?
         var refused: String?
     }
 
     let repository: BackupRepository
     let storage: FileStorage
-    let gzip: Bool
+    let gzipByDefault: Bool
     private let status = Mutex(Status())
 
     public init(repository: BackupRepository, storage: FileStorage, gzip: Bool = false) {
         self.repository = repository
         self.storage = storage
-        self.gzip = gzip
+        gzipByDefault = gzip
     }
 
-    public func start(_ command: String) throws(FSError) {
-        guard let mode = BackupMode(rawValue: command) else {
-            let reason = "unknown command \"\(command.prefix(80))\": write full, incremental or auto"
+    public func start(_ text: String) throws(FSError) {
+        guard let command = Command(text, gzipByDefault: gzipByDefault) else {
+            let reason = "unknown command \"\(text.prefix(80))\": write full, incremental or auto, optionally followed by quick and/or gzip"
             status.withLock { $0.refused = reason }
             throw .invalidArgument(reason)
         }
         try status.withLock { (s: inout Status) throws(FSError) in
-            guard !s.running else { throw .busy("a backup is running") }
-            s = Status(running: true, phase: "starting", started: Date(), last: s.last)
+            if let running = s.running {
+                s.refused = "\"\(command.text)\": a backup (\(running.text)) is running"
+                throw .busy("a backup is running")
+            }
+            let now = Date()
+            s.running = command
+            s.started = now
+            s.phase = "starting"
+            s.done = 0
+            s.total = 0
+            s.phaseStarted = now
+            s.refused = nil
         }
-        Thread.detachNewThread { [self] in run(mode) }
+        Thread.detachNewThread { [self] in run(command) }
     }
 
-    private func run(_ mode: BackupMode) {
+    /// True while a backup runs.
+    public var isRunning: Bool { status.withLock { $0.running != nil } }
+
+    /// Waits until no backup runs (for tests and an orderly unmount).
+    public func waitUntilIdle(timeout: TimeInterval = 3600) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while status.withLock({ $0.running != nil }) {
+            if Date() > deadline { return false }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return true
+    }
+
+    private func run(_ command: Command) {
         let started = Date()
-        let outcome: String
+        let result: Result<BackupResult, BackupError>
         do {
-            let result = try repository.backup(storage, mode: mode, gzip: gzip, now: started.timeIntervalSince1970) { p in
+            result = .success(try repository.backup(storage, mode: command.mode, quick: command.quick, gzip: command.gzip,
+                                                    now: started.timeIntervalSince1970) { p in
                 status.withLock { s in
-                    s.phase = p.phase
+                    if s.phase != p.phase {
+                        s.phase = p.phase
+                        s.phaseStarted = Date()
+                    }
                     s.done = p.done
                     s.total = p.total
                 }
-            }
-            let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
-            switch result.kind {
-            case .nothing:
-                outcome = "ok: no changes since the last backup (\(seconds) s)"
-            case .full, .incremental:
-                outcome = "ok: \(result.kind.rawValue) backup of bytes \(result.start)-\(result.end) to \(result.file ?? "") (\(seconds) s)"
-            }
+            })
         } catch {
-            outcome = "failed: \(error)"
+            result = .failure(error)
         }
-        let stamp = ISO8601DateFormatter().string(from: started)
+        let outcome = Outcome(command: command, started: started, duration: Date().timeIntervalSince(started), result: result)
         status.withLock { s in
-            s.running = false
-            s.last = "\(stamp) \(mode.rawValue) \(outcome)"
+            s.running = nil
+            s.last = outcome
         }
     }
 
     public func statusText() -> String {
         let s = status.withLock { $0 }
-        var text = "repository: \(repository.path)\n"
-        text += "state: \(s.running ? "running" : "idle")\n"
-        if s.running {
-            text += "phase: \(s.phase)\ndone_bytes: \(s.done)\ntotal_bytes: \(s.total)\n"
-            if s.total > 0 { text += "percent: \(Int(Double(s.done) * 100 / Double(s.total)))\n" }
-            if let started = s.started {
-                let elapsed = max(Date().timeIntervalSince(started), 0.001)
-                text += String(format: "rate_mb_s: %.1f\n", Double(s.done) / elapsed / 1e6)
+        var lines: [(String, String)] = [("repository", repository.path), ("gzip", gzipByDefault ? "yes" : "no")]
+        if let running = s.running {
+            lines.append(("state", "running"))
+            lines.append(("command", running.text))
+            lines.append(("started", Self.timestamp(s.started)))
+            lines.append(("phase", s.phase))
+            lines.append(("done_bytes", "\(s.done)"))
+            lines.append(("total_bytes", "\(s.total)"))
+            if s.total > 0 { lines.append(("percent", "\(min(100, s.done * 100 / s.total))")) }
+            let elapsed = max(Date().timeIntervalSince(s.phaseStarted), 0.001)
+            lines.append(("rate_mb_s", String(format: "%.1f", Double(s.done) / elapsed / 1e6)))
+            lines.append(("elapsed_s", String(format: "%.1f", Date().timeIntervalSince(s.started))))
+        } else {
+            switch s.last?.result {
+            case nil: lines.append(("state", "idle"))
+            case .success: lines.append(("state", "done"))
+            case .failure: lines.append(("state", "failed"))
             }
         }
-        if let last = s.last { text += "last: \(last)\n" }
-        if let refused = s.refused { text += "refused: \(refused)\n" }
-        return text
+        if let last = s.last {
+            lines.append(("last_command", last.command.text))
+            lines.append(("last_started", Self.timestamp(last.started)))
+            lines.append(("last_duration_s", String(format: "%.2f", last.duration)))
+            switch last.result {
+            case .success(let result):
+                lines.append(("last_kind", result.kind.rawValue))
+                if let file = result.file { lines.append(("last_file", file)) }
+                lines.append(("last_bytes", "\(result.bytes)"))
+                lines.append(("last_range", "\(result.start)-\(result.end)"))
+                lines.append(("last_reason", result.reason))
+            case .failure(let error):
+                lines.append(("last_error", error.description))
+            }
+        }
+        if let refused = s.refused { lines.append(("refused", refused)) }
+        return lines.map { "\($0.0): \($0.1.replacingOccurrences(of: "\n", with: " "))\n" }.joined()
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        ISO8601DateFormatter().string(from: date)
     }
 }

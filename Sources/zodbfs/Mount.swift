@@ -74,13 +74,16 @@ struct Mount: ParsableCommand {
         } catch {
             throw CommandFailure("\(store): \(error)")
         }
+        var backupJob: BackupJob?
         if let backupDir {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: backupDir, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw CommandFailure("--backup-dir \(backupDir): no such folder")
             }
             let repository = BackupRepository(path: URL(fileURLWithPath: backupDir).standardizedFileURL.path)
-            filesystem.install(BackupJob(repository: repository, storage: storage, gzip: backupGzip), as: .backup)
+            let job = BackupJob(repository: repository, storage: storage, gzip: backupGzip)
+            filesystem.install(job, as: .backup)
+            backupJob = job
         }
         if !readOnly {
             let rate = (list.packRate ?? packRate).map { $0 * 1e6 }
@@ -108,6 +111,12 @@ struct Mount: ParsableCommand {
             try session.run()
         } catch {
             throw CommandFailure("\(error)")
+        }
+        // A backup started through .zodbfs/backup finishes from the open
+        // storage rather than leaving a half-written tmp.tmp behind.
+        if let backupJob, backupJob.isRunning {
+            logger.info("waiting for the running backup to finish")
+            _ = backupJob.waitUntilIdle()
         }
         // Saves Data.fs.index on a writable store, as ZODB does at close.
         storage.close()

@@ -160,40 +160,6 @@ import Testing
         }
     }
 
-    @Test func backupThroughTheControlFileWhileWriting() throws {
-        let scratch = try ScratchDirectory()
-        defer { scratch.cleanUp() }
-        let store = try Self.copyOfFixture(in: scratch)
-        let repository = scratch.path("repo")
-        try FileManager.default.createDirectory(atPath: repository, withIntermediateDirectories: true)
-        let mount = try MountedStore(store: store, in: scratch, arguments: ["--backup-dir", repository])
-        defer { try? mount.unmount() }
-        // Commits go on while the CLI runs a full and then an incremental backup through the mount.
-        try shell("""
-            (for i in $(seq 1 60); do printf 'during %d\\n' $i > \(quoted(mount.path("docs")))/during-$i.txt; done) &
-            \(quoted(try TestEnvironment.binary())) backup \(quoted(mount.mountpoint)) --full
-            wait
-            \(quoted(try TestEnvironment.binary())) backup \(quoted(mount.mountpoint))
-            """)
-        let status = try shell("cat \(quoted(mount.path(".zodbfs/backup")))").stdout
-        #expect(status.contains("state: idle") && status.contains("ok: incremental backup"), "\(status)")
-        try mount.unmount()
-        // repozo restores what the mount wrote: the store as of the last backup, every file present.
-        let restored = scratch.path("restored.fs")
-        let result = try runCommand(try TestEnvironment.python(), ["-m", "ZODB.scripts.repozo", "-R", "-r", repository, "-o", restored])
-        #expect(result.status == 0, "\(result.stderr)")
-        let report = try StoreVerification(dataFS: restored)
-        #expect(report.problems == [])
-        #expect(report["docs/during-60.txt"]?.sha256 == sha256Hex(Array("during 60\n".utf8)))
-
-        // Without a repository the command is refused and the status says why.
-        let plain = try MountedStore(store: store, in: scratch)
-        let refused = try shell("echo full > \(quoted(plain.path(".zodbfs/backup")))", allowFailure: true)
-        #expect(refused.status != 0 && refused.stderr.contains("Invalid argument"), "\(refused.stderr)")
-        #expect(try shell("cat \(quoted(plain.path(".zodbfs/backup")))").stdout.contains("--backup-dir"))
-        try plain.unmount()
-    }
-
     /// How many spool files process `pid` has open.
     static func spoolDescriptors(_ pid: Int32) throws -> Int {
         let directory = "/proc/\(pid)/fd"

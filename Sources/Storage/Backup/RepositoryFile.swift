@@ -17,8 +17,14 @@ public struct RepositoryFile: Sendable, Hashable, Comparable, CustomStringConver
         case index = ".index"
 
         public var isFull: Bool { self == .full || self == .fullGzip }
+        /// A backup file (repozo's `is_data_file`), not a `.dat` or `.index`.
         public var isData: Bool { self != .dat && self != .index }
         public var isGzip: Bool { self == .fullGzip || self == .incrementalGzip }
+
+        /// The kind of a backup file (`gen_filename`).
+        public static func data(full: Bool, gzip: Bool) -> Kind {
+            full ? (gzip ? .fullGzip : .full) : (gzip ? .incrementalGzip : .incremental)
+        }
     }
 
     /// `YYYY-MM-DD-HH-MM-SS`, UTC.
@@ -41,6 +47,9 @@ public struct RepositoryFile: Sendable, Hashable, Comparable, CustomStringConver
         self.init(stamp: stamp, kind: kind)
     }
 
+    /// The file of the same backup with another kind (its `.dat`, its `.index`).
+    public func with(_ kind: Kind) -> RepositoryFile { RepositoryFile(stamp: stamp, kind: kind) }
+
     /// Repozo sorts names as strings; stamps make that chronological.
     public static func < (a: RepositoryFile, b: RepositoryFile) -> Bool { a.name < b.name }
 
@@ -55,24 +64,26 @@ public struct RepositoryFile: Sendable, Hashable, Comparable, CustomStringConver
 
     /// The time (seconds since the epoch) a stamp names.
     public static func time(of stamp: String) -> Double? {
-        let fields = stamp.split(separator: "-").compactMap { Int32($0) }
-        guard isStamp(stamp), fields.count == 6 else { return nil }
+        guard isStamp(stamp) else { return nil }
+        let v = stamp.split(separator: "-").map { Int($0)! }
         var parts = tm()
-        parts.tm_year = fields[0] - 1900
-        parts.tm_mon = fields[1] - 1
-        parts.tm_mday = fields[2]
-        parts.tm_hour = fields[3]
-        parts.tm_min = fields[4]
-        parts.tm_sec = fields[5]
+        parts.tm_year = Int32(v[0] - 1900)
+        parts.tm_mon = Int32(v[1] - 1)
+        parts.tm_mday = Int32(v[2])
+        parts.tm_hour = Int32(v[3])
+        parts.tm_min = Int32(v[4])
+        parts.tm_sec = Int32(v[5])
         return Double(timegm(&parts))
     }
 
-    /// A `-D` date, `yyyy-mm-dd[-hh[-mm[-ss]]]` (UTC), as a full stamp (`parse_date`).
+    /// A `-D` date, `yyyy-mm-dd[-hh[-mm[-ss]]]` (UTC), as a full stamp.
+    /// Repozo compares the text itself with the stamps, so `2026-11-22`
+    /// selects what `2026-11-22-00-00-00` does.
     public static func stamp(parsing date: String) -> String? {
         let fields = date.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
         guard (3...6).contains(fields.count), fields.allSatisfy({ $0 != nil }) else { return nil }
         let v = fields.map { $0! } + Array(repeating: 0, count: 6 - fields.count)
-        guard (1...12).contains(v[1]), (1...31).contains(v[2]), (0...23).contains(v[3]),
+        guard (0...9999).contains(v[0]), (1...12).contains(v[1]), (1...31).contains(v[2]), (0...23).contains(v[3]),
               (0...59).contains(v[4]), (0...61).contains(v[5]) else { return nil }
         return stamp(v[0], v[1], v[2], v[3], v[4], v[5])
     }
@@ -89,40 +100,12 @@ public struct RepositoryFile: Sendable, Hashable, Comparable, CustomStringConver
         let bytes = Array(text.utf8)
         guard bytes.count == 19 else { return false }
         for (i, byte) in bytes.enumerated() {
-            if [4, 7, 10, 13, 16].contains(i) { if byte != UInt8(ascii: "-") { return false } }
-            else if !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { return false }
+            if [4, 7, 10, 13, 16].contains(i) {
+                if byte != UInt8(ascii: "-") { return false }
+            } else if !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                return false
+            }
         }
         return true
-    }
-}
-
-/// One line of a `.dat` file: `print(dest, start, end, md5hex)` — the
-/// backup file's path as repozo was given it, the byte range of Data.fs it
-/// holds and the md5 of those (uncompressed) bytes. Only the path's last
-/// component is used to find the file (`repozo -V` does the same).
-public struct DatEntry: Sendable, Equatable {
-    public var path: String
-    public var start: UInt64
-    public var end: UInt64
-    public var md5: String
-
-    public var fileName: String { String(path.split(separator: "/").last ?? Substring(path)) }
-    public var line: String { "\(path) \(start) \(end) \(md5)\n" }
-
-    public init(path: String, start: UInt64, end: UInt64, md5: String) {
-        self.path = path
-        self.start = start
-        self.end = end
-        self.md5 = md5
-    }
-
-    /// Parses a line; the path may contain spaces (the last three fields are numbers and the sum).
-    public init?(line: Substring) {
-        let fields = line.split(separator: " ")
-        guard fields.count >= 4, let start = UInt64(fields[fields.count - 3]), let end = UInt64(fields[fields.count - 2]),
-              start <= end else { return nil }
-        let md5 = String(fields[fields.count - 1])
-        guard md5.utf8.count == 32, md5.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else { return nil }
-        self.init(path: fields[..<(fields.count - 3)].joined(separator: " "), start: start, end: end, md5: md5)
     }
 }

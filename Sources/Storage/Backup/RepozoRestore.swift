@@ -1,131 +1,86 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
 
 extension BackupRepository {
     /// Restores the store as of `stamp` (the newest backup when nil) into
-    /// `output`, as `repozo -R [-D]` does, but checked: every file's size
-    /// and md5 are compared with its `.dat` line and every increment must
-    /// start where the one before ended; on any mismatch nothing is left at
-    /// `output` and the error names the file. The data goes to
-    /// `output.part`, is fsynced and renamed into place only when complete;
-    /// then the backup's `.index` is installed as `output.index`, so the
-    /// restored store opens without a scan (seed 001).
-    ///
-    /// - Returns: the size of the restored file.
+    /// `output`, as `repozo -R [-D]` does, but checked (``BackupChain``
+    /// before anything is written, then every file's size and md5 against
+    /// its `.dat` line as it streams — repozo's `-w`); on any mismatch the
+    /// error names the file and nothing is left at `output`, which keeps
+    /// whatever it held before. The data goes to `output.part`, is fsynced
+    /// and renamed into place only when complete. Then the `.index` of the
+    /// last backup read is installed as `output.index` (repozo copies it
+    /// too), once it is known to load and to end where the restored file
+    /// ends, so the restored store opens without a scan (seed 001); an
+    /// older `output.index` is removed either way, as it describes another
+    /// file.
     @discardableResult
     public func restore(upTo stamp: String?, output: String,
-                        progress: (BackupProgress) -> Void = { _ in }) throws(BackupError) -> UInt64 {
+                        progress: (BackupProgress) -> Void = { _ in }) throws(BackupError) -> RestoreResult {
         let chain = try chain(upTo: stamp)
-        var lines: [String: DatEntry] = [:]
-        for entry in try datEntries(of: chain[0]) { lines[entry.fileName] = entry }
-        let total = chain.compactMap { lines[$0.name] }.reduce(UInt64(0)) { $0 + ($1.end - $1.start) }
-        let temporary = output + ".part"
-        let file = try openBackupFile(temporary, .writeOnly, options: [.create, .truncate],
-                                      permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        var finished = false
-        defer {
-            if !finished {
-                try? file.close()
-                _ = systemUnlinkQuietly(temporary)
-            }
-        }
-        var position: UInt64 = 0
-        for backup in chain {
-            let source = path(of: backup)
-            guard let entry = lines[backup.name] else {
-                throw .missingFile(path: source, reason: "the .dat of \(chain[0].name) has no line for it")
-            }
-            guard entry.start == position else { throw .gap(path: source, expectedStart: position, start: entry.start) }
-            var reader = try BackupFileReader(path: source, gzip: backup.kind.isGzip)
-            defer { reader.close() }
-            while true {
-                let bytes = try reader.read(upTo: 1 << 20)
-                if bytes.isEmpty { break }
-                do { _ = try bytes.withUnsafeBytes { try file.writeAll($0) } } catch {
-                    throw (error as? Errno ?? .ioError).backupError(temporary, "write")
+        let writer = try BackupFileWriter(temporary: output + ".part", gzip: false, dropCache: true)
+        var done: UInt64 = 0
+        for link in chain.links {
+            let reader = try BackupFileReader(path: link.path, gzip: link.file.kind.isGzip)
+            let ((), md5) = try BackgroundMD5.hashing { (hasher) throws(BackupError) in
+                while true {
+                    let bytes = try reader.read()
+                    if bytes.isEmpty { break }
+                    guard reader.size <= link.entry.size else {
+                        throw .sizeMismatch(path: link.path, expected: link.entry.size, actual: reader.size)
+                    }
+                    hasher.update(bytes)
+                    try writer.write(bytes)
+                    done += UInt64(bytes.count)
+                    progress(BackupProgress(phase: "restoring \(link.file.name)", done: done, total: chain.end))
                 }
-                progress(BackupProgress(phase: "restoring \(backup.name)", done: position + reader.size, total: total))
             }
-            guard reader.size == entry.end - entry.start else {
-                throw .sizeMismatch(path: source, expected: entry.end - entry.start, actual: reader.size)
+            guard reader.size == link.entry.size else {
+                throw .sizeMismatch(path: link.path, expected: link.entry.size, actual: reader.size)
             }
-            guard reader.md5 == entry.md5 else { throw .checksumMismatch(path: source, expected: entry.md5, actual: reader.md5) }
-            position = entry.end
+            guard md5 == link.entry.md5 else { throw .checksumMismatch(path: link.path, expected: link.entry.md5, actual: md5) }
         }
-        finished = true
-        try moveIntoPlace(file, temporary, output)
-        try installIndex(of: chain[chain.count - 1], for: output)
-        return position
-    }
 
-    /// Copies the backup's `.index` to `output.index` (through a temporary
-    /// file); without one, removes a stale `output.index` so the restored
-    /// store is scanned rather than trusted to an index of another file.
-    func installIndex(of backup: RepositoryFile, for output: String) throws(BackupError) {
+        let folder = Self.folder(of: output)
         let target = output + ".index"
-        let bytes: [UInt8]
+        let source = path(of: chain.last.file.with(.index))
+        let (index, note) = try prepareIndex(source, for: chain, target: target)
+        unlinkQuietly(target)
+        try writer.commit(to: output, folder: folder)
         do {
-            bytes = try Self.readAll(path(of: RepositoryFile(stamp: backup.stamp, kind: .index)))
-        } catch .missingFile {
-            _ = systemUnlinkQuietly(target)
-            return
-        }
-        let temporary = target + ".part"
-        let file = try openBackupFile(temporary, .writeOnly, options: [.create, .truncate],
-                                      permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        do {
-            _ = try bytes.withUnsafeBytes { try file.writeAll($0) }
+            try index?.commit(to: target, folder: folder)
         } catch {
-            try? file.close()
-            _ = systemUnlinkQuietly(temporary)
-            throw (error as? Errno ?? .ioError).backupError(target, "write")
+            return RestoreResult(size: chain.end, files: chain.links.map(\.path), index: nil,
+                                 indexNote: "\(error); the store will be scanned when opened")
         }
-        try moveIntoPlace(file, temporary, target)
+        return RestoreResult(size: chain.end, files: chain.links.map(\.path), index: index == nil ? nil : target, indexNote: note)
     }
 
-    /// `repozo -V`: for every line of every `.dat`, the file exists and has
-    /// the recorded size and (unless `quick`) md5. Returns what is wrong, an
-    /// empty list when all is well.
-    public func verify(quick: Bool = false, progress: (BackupProgress) -> Void = { _ in }) throws(BackupError) -> [BackupError] {
-        var problems: [BackupError] = []
-        for dat in try files() where dat.kind == .dat {
-            let entries: [DatEntry]
-            do {
-                entries = try datEntries(of: RepositoryFile(stamp: dat.stamp, kind: .full))
-            } catch {
-                problems.append(error)
-                continue
-            }
-            for entry in entries {
-                let source = join(entry.fileName)
-                do throws(BackupError) {
-                    let gzip = RepositoryFile(name: entry.fileName)?.kind.isGzip ?? entry.fileName.hasSuffix("z")
-                    var reader = try BackupFileReader(path: source, gzip: gzip)
-                    defer { reader.close() }
-                    if quick && !gzip {
-                        var status = stat()
-                        guard stat(source, &status) == 0 else { throw Errno(rawValue: errno).backupError(source, "stat") }
-                        if UInt64(status.st_size) != entry.end - entry.start {
-                            throw .sizeMismatch(path: source, expected: entry.end - entry.start, actual: UInt64(status.st_size))
-                        }
-                        continue
-                    }
-                    while try !reader.read(upTo: 1 << 20).isEmpty {
-                        progress(BackupProgress(phase: "verifying \(entry.fileName)", done: reader.size, total: entry.end - entry.start))
-                    }
-                    if reader.size != entry.end - entry.start {
-                        throw .sizeMismatch(path: source, expected: entry.end - entry.start, actual: reader.size)
-                    }
-                    if !quick && reader.md5 != entry.md5 {
-                        throw .checksumMismatch(path: source, expected: entry.md5, actual: reader.md5)
-                    }
-                } catch {
-                    problems.append(error)
-                }
-            }
+    /// The backup's `.index`, copied to `target.part` when it loads and
+    /// ends where the chain does; otherwise nil and why.
+    private func prepareIndex(_ source: String, for chain: BackupChain, target: String) throws(BackupError) -> (BackupFileWriter?, String?) {
+        guard fileExists(source) else { return (nil, "the backup has no index (\(source)); the store will be scanned when opened") }
+        let position: UInt64
+        do {
+            position = try IndexFile.load(path: source).position
+        } catch {
+            return (nil, "\(error); the store will be scanned when opened")
         }
-        return problems
+        guard position == chain.end else {
+            return (nil, "\(source) ends at byte \(position), the restored store at \(chain.end); the store will be scanned when opened")
+        }
+        let writer = try BackupFileWriter(temporary: target + ".part", gzip: false, dropCache: false)
+        let reader = try BackupFileReader(path: source, gzip: false)
+        while true {
+            let bytes = try reader.read()
+            if bytes.isEmpty { break }
+            try writer.write(bytes)
+        }
+        return (writer, nil)
+    }
+
+    /// The folder a path is in, for the fsync after a rename.
+    static func folder(of path: String) -> String {
+        let folder = FilePath(path).removingLastComponent().string
+        return folder.isEmpty ? "." : folder
     }
 }

@@ -3,205 +3,172 @@ import Storage
 import Testing
 import TestSupport
 
-/// Backup and restore against the real `repozo` (ZODB/scripts/repozo.py from
-/// the pinned venv): each restores what the other wrote, byte for byte.
+/// Backup and restore against the real `repozo` (ZODB/scripts/repozo.py of
+/// the pinned venv): each restores what the other wrote, byte for byte,
+/// and each verifies what the other wrote.
 @Suite("repozo repositories", .serialized)
 struct RepozoCompatibilityTests {
-    /// A copy of the fixture store, appended to by Python between backups.
-    struct Store {
-        let scratch: ScratchDirectory
-        let path: String
-
-        init() throws {
-            let fixture = try TestEnvironment.zopeFixture()
-            scratch = try ScratchDirectory("zodbfs-backup")
-            path = scratch.path("Data.fs")
-            try FileManager.default.copyItem(atPath: fixture.dataFS, toPath: path)
-            try FileManager.default.copyItem(atPath: fixture.index, toPath: path + ".index")
-        }
-
-        /// One more transaction, committed by ZODB and Zope.
-        func append(_ name: String) throws {
-            let result = try runCommand(try TestEnvironment.python(), [
-                TestEnvironment.script("fixtures/append_file.py"), path, "docs", name, String(repeating: name, count: 500),
-            ])
-            #expect(result.status == 0, "\(result.stderr)")
-        }
-
-        /// The store's bytes now, kept as `name`.
-        func snapshot(_ name: String) throws -> [UInt8] {
-            Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        }
-
-        func repository(_ name: String) throws -> BackupRepository {
-            let directory = scratch.path(name)
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            return BackupRepository(path: directory)
-        }
-    }
-
-    static func repozo(_ arguments: [String]) throws -> CommandResult {
-        try runCommand(try TestEnvironment.python(), ["-m", "ZODB.scripts.repozo"] + arguments)
-    }
-
-    static func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
-
-    @Test("a repository zodbfs writes restores with repozo -R and -D, and passes repozo -V", arguments: [false, true])
+    @Test("a repository zodbfs writes restores with repozo -R and -D, passes repozo -V and fstest", arguments: [false, true])
     func oursRestoreWithRepozo(gzip: Bool) throws {
-        let store = try Store()
-        defer { store.scratch.cleanUp() }
-        let repository = try store.repository("repo")
+        let store = try BackupTestStore()
+        defer { store.remove() }
+        let repository = try store.repository()
+        let start = BackupTestStore.past()
         var versions: [[UInt8]] = []
         var stamps: [String] = []
-        // In the past: repozo ignores backups stamped later than now.
-        let start = (Date().timeIntervalSince1970 - 100).rounded(.down)
+        // A full backup and three increments; between them, commits by Zope
+        // (text, and 3 MiB of random bytes that gzip stores) and by our storage.
         for round in 0..<4 {
-            if round > 0 { try store.append("added-\(round).txt") }
-            let storage = try FileStorage(path: store.path)
-            let result = try repository.backup(storage, mode: .auto, gzip: gzip, now: start + Double(round))
-            storage.close()
-            #expect(result.kind == (round == 0 ? .full : .incremental))
-            versions.append(try store.snapshot("v\(round)"))
+            switch round {
+            case 1: try store.appendWithZope("added-1.txt")
+            case 2: try store.appendWithFileStorage("committed by zodbfs")
+            case 3: try store.appendWithZope("random.bin", randomBytes: 3 << 20)
+            default: break
+            }
+            let result = try store.backup(into: repository, gzip: gzip, at: start + Double(round))
+            #expect(result.kind == (round == 0 ? .full : .incremental), "\(result)")
+            versions.append(try store.bytes())
             stamps.append(RepositoryFile.stamp(for: start + Double(round)))
         }
-        let verified = try Self.repozo(["-V", "-r", repository.path])
+        let kinds = try repository.files().map(\.kind)
+        #expect(kinds.filter(\.isData).count == 4 && kinds.filter { $0 == .index }.count == 4 && kinds.filter { $0 == .dat }.count == 1)
+        #expect(kinds.filter(\.isData).allSatisfy { $0.isGzip == gzip })
+
+        let verified = try BackupTestStore.repozo(["-V", "-v", "-r", repository.path])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        #expect(try BackupTestStore.repozo(["-V", "-Q", "-r", repository.path]).status == 0)
+        #expect(try repository.verify() == [])
+
         let restored = store.scratch.path("restored.fs")
-        #expect(try Self.repozo(["-R", "-r", repository.path, "-o", restored]).status == 0)
-        #expect(try Self.bytes(restored) == versions[3])
-        let middle = store.scratch.path("middle.fs")
-        #expect(try Self.repozo(["-R", "-r", repository.path, "-D", stamps[1], "-o", middle]).status == 0)
-        #expect(try Self.bytes(middle) == versions[1])
-        let fstest = try runCommand(try TestEnvironment.python(), ["-m", "ZODB.scripts.fstest", restored])
-        #expect(fstest.status == 0, "\(fstest.stdout)")
-        // Nothing new: nothing written.
-        let storage = try FileStorage(path: store.path)
-        #expect(try repository.backup(storage, mode: .incremental, gzip: gzip, now: start + 10).kind == .nothing)
-        #expect(try repository.backup(storage, mode: .incremental, quick: true, gzip: gzip, now: start + 11).kind == .nothing)
-        storage.close()
+        let all = try BackupTestStore.repozo(["-R", "-w", "-r", repository.path, "-o", restored])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(try BackupTestStore.bytes(restored) == versions[3])
+        #expect(try BackupTestStore.fstest(restored).status == 0)
+        // repozo copied our .index beside it, and ZODB uses it.
+        let used = try runCommand(try TestEnvironment.python(), [
+            "-c", "import sys; from ZODB.FileStorage import FileStorage as F; s = F(sys.argv[1], read_only=True); "
+                + "print(s._used_index, s.getSize()); s.close()", restored,
+        ])
+        #expect(used.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1 \(versions[3].count)", "\(used.stdout) \(used.stderr)")
+
+        for middle in [1, 2] {
+            let path = store.scratch.path("middle-\(middle).fs")
+            let result = try BackupTestStore.repozo(["-R", "-r", repository.path, "-D", stamps[middle], "-o", path])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try BackupTestStore.bytes(path) == versions[middle])
+            #expect(try BackupTestStore.fstest(path).status == 0)
+        }
+        let report = try StoreVerification(dataFS: store.scratch.path("middle-1.fs"))
+        #expect(report.problems == [])
+        #expect(report["docs/added-1.txt"] != nil)
+
+        // Nothing new: nothing written, checked or quick, whether an
+        // increment or repozo's choice was asked for.
+        for mode in [BackupMode.auto, .incremental] {
+            #expect(try store.backup(into: repository, mode, gzip: gzip, at: start + 10).kind == .nothing)
+            #expect(try store.backup(into: repository, mode, quick: true, gzip: gzip, at: start + 11).kind == .nothing)
+        }
+        #expect(try repository.files().count == kinds.count)
     }
 
-    @Test("a repository repozo writes restores with zodbfs, which installs its index", arguments: [false, true])
+    @Test("a repository repozo writes restores with zodbfs byte for byte, which installs its index", arguments: [false, true])
     func repozosRestoreWithUs(gzip: Bool) throws {
-        let store = try Store()
-        defer { store.scratch.cleanUp() }
-        let repository = try store.repository("repo")
+        let store = try BackupTestStore()
+        defer { store.remove() }
+        let repository = try store.repository()
         var versions: [[UInt8]] = []
-        for round in 0..<3 {
+        for round in 0..<4 {
             if round > 0 {
-                try store.append("python-\(round).txt")
+                if round == 2 {
+                    try store.appendWithZope("python-random.bin", randomBytes: 1 << 20)
+                } else {
+                    try store.appendWithZope("python-\(round).txt")
+                }
                 Thread.sleep(forTimeInterval: 1.05)   // repozo names files by the second
             }
-            let result = try Self.repozo(["-B", "-r", repository.path, "-f", store.path] + (gzip ? ["-z"] : []))
+            let result = try BackupTestStore.repozo(["-B", "-r", repository.path, "-f", store.path] + (gzip ? ["-z"] : []))
             #expect(result.status == 0, "\(result.stderr)")
-            versions.append(try store.snapshot("v\(round)"))
+            versions.append(try store.bytes())
         }
         #expect(try repository.verify() == [])
+        #expect(try repository.verify(quick: true) == [])
         let restored = store.scratch.path("restored.fs")
-        try repository.restore(upTo: nil, output: restored)
-        #expect(try Self.bytes(restored) == versions[2])
+        let result = try repository.restore(upTo: nil, output: restored)
+        #expect(result.files.count == 4)
+        #expect(result.index == restored + ".index", "\(result.indexNote ?? "")")
+        #expect(try BackupTestStore.bytes(restored) == versions[3])
         // The installed index is the backup's: the restored store opens without a scan.
         let reopened = try FileStorage(path: restored)
         #expect(reopened.usedIndexFile)
-        #expect(reopened.size == UInt64(versions[2].count))
+        #expect(reopened.size == UInt64(versions[3].count))
         reopened.close()
-        let first = try repository.files().first { $0.kind.isFull }!
-        let early = store.scratch.path("early.fs")
-        try repository.restore(upTo: first.stamp, output: early)
-        #expect(try Self.bytes(early) == versions[0])
+        // To the time of each backup.
+        let data = try repository.files().filter(\.kind.isData)
+        for (number, file) in data.enumerated() {
+            let early = store.scratch.path("early-\(number).fs")
+            try repository.restore(upTo: file.stamp, output: early)
+            #expect(try BackupTestStore.bytes(early) == versions[number])
+        }
+        // And we add to it: repozo restores the increment we wrote after its backups.
+        try store.appendWithFileStorage("after repozo")
+        let ours = try store.backup(into: repository, gzip: gzip, at: Date().timeIntervalSince1970)
+        #expect(ours.kind == .incremental)
+        Thread.sleep(forTimeInterval: 1.05)
+        let again = store.scratch.path("again.fs")
+        #expect(try BackupTestStore.repozo(["-R", "-r", repository.path, "-o", again]).status == 0)
+        #expect(try BackupTestStore.bytes(again) == (try store.bytes()))
     }
 
-    @Test("a damaged or missing increment is refused, naming the file, and nothing is left at the output")
-    func damageIsRefused() throws {
-        let store = try Store()
-        defer { store.scratch.cleanUp() }
-        let repository = try store.repository("repo")
-        for round in 0..<3 {
-            if round > 0 { try store.append("more-\(round).txt") }
-            let storage = try FileStorage(path: store.path)
-            _ = try repository.backup(storage, mode: .auto, now: 1_800_000_000 + Double(round))
-            storage.close()
+    @Test("a restore that zodbfs verifies as it goes equals repozo's, and the store opens from the installed index")
+    func restoredStoreOpensFromItsIndex() throws {
+        let store = try BackupTestStore()
+        defer { store.remove() }
+        let repository = try store.repository()
+        let start = BackupTestStore.past()
+        try store.backup(into: repository, at: start)
+        try store.appendWithZope("one.txt")
+        try store.backup(into: repository, at: start + 1)
+        let output = store.scratch.path("out/Data.fs")
+        try FileManager.default.createDirectory(atPath: store.scratch.path("out"), withIntermediateDirectories: true)
+        // An older file and index at the output are replaced only at the end.
+        try Data("old".utf8).write(to: URL(fileURLWithPath: output))
+        try Data("stale".utf8).write(to: URL(fileURLWithPath: output + ".index"))
+        var phases: Set<String> = []
+        var last = BackupProgress(phase: "", done: 0, total: 0)
+        let result = try repository.restore(upTo: nil, output: output) { progress in
+            phases.insert(progress.phase)
+            last = progress
         }
-        let deltas = try repository.files().filter { $0.kind == .incremental }
-        let output = store.scratch.path("out.fs")
-
-        // One byte changed in the first increment.
-        let damaged = repository.path(of: deltas[0])
-        var bytes = try Self.bytes(damaged)
-        bytes[bytes.count / 2] ^= 0xFF
-        let original = try Self.bytes(damaged)
-        try Data(bytes).write(to: URL(fileURLWithPath: damaged))
-        #expect(throws: BackupError.self) { try repository.restore(upTo: nil, output: output) }
-        do {
-            try repository.restore(upTo: nil, output: output)
-        } catch {
-            guard case .checksumMismatch(let path, _, _) = error else { Issue.record("\(error)"); return }
-            #expect(path == damaged)
-        }
-        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(result.size == UInt64(try store.bytes().count))
+        #expect(last.done == last.total && last.total == result.size)
+        #expect(phases.count == 2, "one phase per backup file: \(phases)")
+        #expect(try BackupTestStore.bytes(output) == (try store.bytes()))
+        let reopened = try FileStorage(path: output)
+        #expect(reopened.usedIndexFile)
+        reopened.close()
         #expect(!FileManager.default.fileExists(atPath: output + ".part"))
-        #expect(try repository.verify().count == 1)
-        #expect(try Self.repozo(["-V", "-r", repository.path]).status != 0, "repozo agrees")
-
-        // The first increment missing: the second no longer follows the full backup.
-        try Data(original).write(to: URL(fileURLWithPath: damaged))
-        try FileManager.default.removeItem(atPath: damaged)
-        do {
-            try repository.restore(upTo: nil, output: output)
-            Issue.record("a restore with a missing increment succeeded")
-        } catch {
-            guard case .gap(let path, _, _) = error else { Issue.record("\(error)"); return }
-            #expect(path == repository.path(of: deltas[1]))
-        }
-        #expect(!FileManager.default.fileExists(atPath: output))
     }
 
-    @Test("a store that is no longer a continuation of the repository (packed, replaced) gets a full backup")
-    func packedStoreGetsAFullBackup() throws {
-        let store = try Store()
-        defer { store.scratch.cleanUp() }
-        let repository = try store.repository("repo")
-        let before = try store.snapshot("before")
-        try store.append("one.txt")
-        var storage = try FileStorage(path: store.path)
-        #expect(try repository.backup(storage, mode: .auto, now: 1_800_000_000).kind == .full)
-        storage.close()
-        // Back to the earlier file plus a different transaction: the repository is no prefix of it.
-        try Data(before).write(to: URL(fileURLWithPath: store.path))
-        try? FileManager.default.removeItem(atPath: store.path + ".index")
-        try store.append("two.txt")
-        storage = try FileStorage(path: store.path)
-        // --quick notices it too (the store's bytes at the end of the last backup differ).
-        #expect(try repository.backup(storage, mode: .auto, quick: true, now: 1_800_000_001).kind == .full)
-        #expect(try repository.backup(storage, mode: .auto, quick: true, now: 1_800_000_002).kind == .nothing)
-        #expect(try repository.backup(storage, mode: .auto, now: 1_800_000_003).kind == .nothing)
-        storage.close()
-        let restored = store.scratch.path("restored.fs")
-        try repository.restore(upTo: nil, output: restored)
-        #expect(try Self.bytes(restored) == (try store.snapshot("now")))
-    }
-}
-
-extension RepozoCompatibilityTests {
     @Test("backups within one second get distinct, increasing stamps")
     func backupsInOneSecond() throws {
-        let store = try Store()
-        defer { store.scratch.cleanUp() }
-        let repository = try store.repository("repo")
-        let now = (Date().timeIntervalSince1970 - 100).rounded(.down)
-        var storage = try FileStorage(path: store.path)
-        #expect(try repository.backup(storage, mode: .full, now: now).kind == .full)
-        storage.close()
-        try store.append("same-second.txt")
-        storage = try FileStorage(path: store.path)
-        #expect(try repository.backup(storage, mode: .auto, now: now).kind == .incremental)
-        storage.close()
+        let store = try BackupTestStore()
+        defer { store.remove() }
+        let repository = try store.repository()
+        let now = BackupTestStore.past(100)
+        #expect(try store.backup(into: repository, .full, at: now).kind == .full)
+        try store.appendWithZope("same-second.txt")
+        #expect(try store.backup(into: repository, at: now).kind == .incremental)
         #expect(Set(try repository.files().map(\.stamp)).count == 2)
         #expect(try repository.files().filter { $0.kind == .index }.count == 2)
         let restored = store.scratch.path("restored.fs")
-        #expect(try Self.repozo(["-R", "-r", repository.path, "-o", restored]).status == 0)
-        #expect(try Self.bytes(restored) == (try store.snapshot("now")))
+        #expect(try BackupTestStore.repozo(["-R", "-r", repository.path, "-o", restored]).status == 0)
+        #expect(try BackupTestStore.bytes(restored) == (try store.bytes()))
         try repository.restore(upTo: nil, output: restored)
-        #expect(try Self.bytes(restored) == (try store.snapshot("now")))
+        #expect(try BackupTestStore.bytes(restored) == (try store.bytes()))
+        // A backup stamped well after now means the clock went back.
+        try store.appendWithZope("later.txt")
+        #expect(throws: BackupError.clockBehind(newest: RepositoryFile.stamp(for: now + 1), now: RepositoryFile.stamp(for: now - 60))) {
+            try store.backup(into: repository, at: now - 60)
+        }
     }
 }
