@@ -5,16 +5,20 @@
 ///
 /// The bytes before that end never change (the file is append-only), so
 /// the copy can read them while other threads or processes commit after
-/// it; what they commit waits for the next backup.
+/// it; what they commit waits for the next backup. A pack of the mounted
+/// store may swap files meanwhile: reads go to the file of the snapshot's
+/// generation, which the storage keeps open, so the backup is of the store
+/// as it was (and the next one sees a packed store and starts a new full).
 struct StoreSnapshot {
     let storage: FileStorage
     let end: UInt64
     let index: ObjectIndex
+    let generation: UInt64
 
     init(_ storage: FileStorage) throws(BackupError) {
         self.storage = storage
         do {
-            (index, end) = try storage.snapshot()
+            (index, end, generation) = try storage.generationSnapshot()
         } catch {
             throw .storage(error)
         }
@@ -24,7 +28,7 @@ struct StoreSnapshot {
     func read(at offset: UInt64, count: Int) throws(BackupError) -> [UInt8] {
         precondition(offset + UInt64(count) <= end, "a backup reads past the end it started with")
         do {
-            return try storage.read(at: offset, count: count)
+            return try storage.read(at: offset, count: count, generation: generation)
         } catch {
             throw .storage(error)
         }

@@ -305,9 +305,16 @@ public final class FileStorage: Sendable {
 
     /// The index and the end, under the lock, failing when closed.
     func snapshot() throws(StorageError) -> (index: ObjectIndex, end: UInt64) {
+        let (index, end, _) = try generationSnapshot()
+        return (index, end)
+    }
+
+    /// The index, the end and the generation of the file they belong to,
+    /// taken together: what a reader that outlives a pack needs.
+    func generationSnapshot() throws(StorageError) -> (index: ObjectIndex, end: UInt64, generation: UInt64) {
         try state.withLock { state throws(StorageError) in
             guard !state.isClosed else { throw .closed(path: path) }
-            return (state.index, state.end)
+            return (state.index, state.end, state.file.generation)
         }
     }
 
