@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Storage
 import Synchronization
 
@@ -62,12 +63,15 @@ public final class BackupJob: ControlJob {
     let repository: BackupRepository
     let storage: FileStorage
     let gzipByDefault: Bool
+    /// One line per backup start, phase and result.
+    let logger: Logger
     private let status = Mutex(Status())
 
-    public init(repository: BackupRepository, storage: FileStorage, gzip: Bool = false) {
+    public init(repository: BackupRepository, storage: FileStorage, gzip: Bool = false, logger: Logger = Logger(label: "zodbfs")) {
         self.repository = repository
         self.storage = storage
         gzipByDefault = gzip
+        self.logger = logger
     }
 
     public func start(_ text: String) throws(FSError) {
@@ -108,21 +112,31 @@ public final class BackupJob: ControlJob {
 
     private func run(_ command: Command) {
         let started = Date()
+        logger.info("backup (\(command.text)) of \(storage.path) into \(repository.path) started")
         let result: Result<BackupResult, BackupError>
         do {
             result = .success(try repository.backup(storage, mode: command.mode, quick: command.quick, gzip: command.gzip,
                                                     now: started.timeIntervalSince1970) { p in
-                status.withLock { s in
-                    if s.phase != p.phase {
-                        s.phase = p.phase
-                        s.phaseStarted = Date()
+                let changed = status.withLock { s in
+                    defer {
+                        s.done = p.done
+                        s.total = p.total
                     }
-                    s.done = p.done
-                    s.total = p.total
+                    guard s.phase != p.phase else { return false }
+                    s.phase = p.phase
+                    s.phaseStarted = Date()
+                    return true
                 }
+                if changed { logger.info("backup phase: \(p.phase)") }
             })
         } catch {
             result = .failure(error)
+        }
+        switch result {
+        case .success(let backup):
+            logger.info("backup (\(command.text)) done: \(backup.kind.rawValue)\(backup.file.map { " to \($0)" } ?? ""), bytes \(backup.start)-\(backup.end) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+        case .failure(let error):
+            logger.error("backup (\(command.text)) failed: \(error)")
         }
         let outcome = Outcome(command: command, started: started, duration: Date().timeIntervalSince(started), result: result)
         status.withLock { s in

@@ -12,6 +12,8 @@ import Synchronization
 public protocol ControlJob: AnyObject, Sendable {
     func start(_ command: String) throws(FSError)
     func statusText() -> String
+    /// True while the job runs (`zodbfs_job_running` in `.zodbfs/stats`).
+    var isRunning: Bool { get }
 }
 
 /// The job behind a control file that cannot run here (no `--backup-dir`,
@@ -31,6 +33,8 @@ public final class UnavailableJob: ControlJob {
         lastCommand.withLock { $0 = command }
         throw error
     }
+
+    public var isRunning: Bool { false }
 
     public func statusText() -> String {
         var text = "state: unavailable\nreason: \(reason)\n"
@@ -57,6 +61,16 @@ extension ZODBFilesystem {
         default:
             return UnavailableJob(reason: "not available on this mount")
         }
+    }
+
+    /// Whether pack and backup run, for `.zodbfs/stats`.
+    func jobMetrics() -> String {
+        var out = "# HELP zodbfs_job_running 1 while a pack or backup started through its control file runs\n"
+        out += "# TYPE zodbfs_job_running gauge\n"
+        for node in [ControlNode.pack, .backup] {
+            out += "zodbfs_job_running{job=\"\(node.name)\"} \(job(node).isRunning ? 1 : 0)\n"
+        }
+        return out
     }
 
     /// A write to a control file: the whole write is one command

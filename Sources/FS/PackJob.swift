@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Storage
 import Synchronization
 import ZODB
@@ -28,15 +29,28 @@ public final class PackJob: ControlJob {
     /// The wall clock, for tests that pack to "now".
     let now: @Sendable () -> Date
     private let status = Mutex(Status())
-    /// Called after a pack swapped files (the mount drops what it cached by position).
-    let onSwap: @Sendable () -> Void
+    /// One line per pack start, phase and result (DESIGN.md: operators follow the log).
+    let logger: Logger
 
-    public init(storage: FileStorage, bytesPerSecond: Double? = nil, now: @escaping @Sendable () -> Date = { Date() },
-                onSwap: @escaping @Sendable () -> Void = {}) {
+    public init(storage: FileStorage, bytesPerSecond: Double? = nil, logger: Logger = Logger(label: "zodbfs"),
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.storage = storage
         self.bytesPerSecond = bytesPerSecond
+        self.logger = logger
         self.now = now
-        self.onSwap = onSwap
+    }
+
+    /// True while a pack runs.
+    public var isRunning: Bool { status.withLock { $0.running } }
+
+    /// Waits until no pack runs (an orderly unmount lets a pack finish).
+    public func waitUntilIdle(timeout: TimeInterval = 86400) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while isRunning {
+            if Date() > deadline { return false }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return true
     }
 
     /// The pack time a command names: `now`, a number of days before now
@@ -93,18 +107,28 @@ public final class PackJob: ControlJob {
 
     private func run(until time: Date) {
         let started = Date()
+        let stop = ISO8601DateFormatter().string(from: time)
+        logger.info("pack of \(storage.path) to \(stop) started\(bytesPerSecond.map { String(format: " (at most %.0f MB/s)", $0 / 1e6) } ?? "")")
         var options = PackOptions(bytesPerSecond: bytesPerSecond)
-        options.progress = { [self] progress in status.withLock { $0.progress = progress } }
+        options.progress = { [self] progress in
+            let previous = status.withLock { s in
+                defer { s.progress = progress }
+                return s.progress?.phase
+            }
+            if previous != progress.phase {
+                logger.info("pack phase: \(progress.phase.rawValue) (\(String(format: "%.1f", progress.elapsed)) s in)")
+            }
+        }
         let outcome: String
         do {
             let result = try storage.pack(before: TID(timeIntervalSince1970: time.timeIntervalSince1970), options: options)
-            if result.swapped { onSwap() }
             outcome = Self.describe(result)
+            logger.info("pack of \(storage.path) to \(stop): \(outcome)")
         } catch {
             outcome = "failed: \(error)"
+            logger.error("pack of \(storage.path) to \(stop) failed: \(error) (errno \(error.errno))")
         }
         let stamp = ISO8601DateFormatter().string(from: started)
-        let stop = ISO8601DateFormatter().string(from: time)
         status.withLock { s in
             s.running = false
             s.progress = nil

@@ -459,7 +459,7 @@ public final class ZODBFilesystem: Sendable {
     func controlContent(_ control: ControlNode) -> String {
         switch control {
         case .folder: return ""
-        case .stats: return stats.render()
+        case .stats: return stats.render() + jobMetrics()
         case .pack, .backup:
             return job(control).statusText()
         case .info:

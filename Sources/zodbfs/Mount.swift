@@ -81,15 +81,15 @@ struct Mount: ParsableCommand {
                 throw CommandFailure("--backup-dir \(backupDir): no such folder")
             }
             let repository = BackupRepository(path: URL(fileURLWithPath: backupDir).standardizedFileURL.path)
-            let job = BackupJob(repository: repository, storage: storage, gzip: backupGzip)
+            let job = BackupJob(repository: repository, storage: storage, gzip: backupGzip, logger: logger)
             filesystem.install(job, as: .backup)
             backupJob = job
         }
+        var packJob: PackJob?
         if !readOnly {
-            let rate = (list.packRate ?? packRate).map { $0 * 1e6 }
-            filesystem.install(PackJob(storage: storage, bytesPerSecond: rate, onSwap: {
-                logger.info("packed \(storage.path): now \(storage.size) bytes")
-            }), as: .pack)
+            let job = PackJob(storage: storage, bytesPerSecond: (list.packRate ?? packRate).map { $0 * 1e6 }, logger: logger)
+            filesystem.install(job, as: .pack)
+            packJob = job
         }
         let absoluteStore = URL(fileURLWithPath: store).standardizedFileURL.path
         let configuration = MountConfiguration(
@@ -117,6 +117,12 @@ struct Mount: ParsableCommand {
         if let backupJob, backupJob.isRunning {
             logger.info("waiting for the running backup to finish")
             _ = backupJob.waitUntilIdle()
+        }
+        // So does a pack (stopping it would be safe, Data.fs is untouched
+        // until the swap, but its work would be lost).
+        if let packJob, packJob.isRunning {
+            logger.info("waiting for the running pack to finish")
+            _ = packJob.waitUntilIdle()
         }
         // Saves Data.fs.index on a writable store, as ZODB does at close.
         storage.close()

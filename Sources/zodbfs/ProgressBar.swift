@@ -22,7 +22,8 @@ final class ProgressBar: @unchecked Sendable {
     func update(phase: String, done: UInt64, total: UInt64, unit: Unit = .bytes) {
         let now = Date()
         let interval: TimeInterval = isTerminal ? 0.1 : 5
-        if phase != lastPhase { phaseStarted = now }
+        // The first phase started with the bar; later ones when they show up.
+        if phase != lastPhase && !lastPhase.isEmpty { phaseStarted = now }
         guard now.timeIntervalSince(lastDrawn) >= interval || phase != lastPhase else { return }
         lastDrawn = now
         lastPhase = phase

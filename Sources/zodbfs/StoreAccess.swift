@@ -6,8 +6,14 @@ import Storage
 /// every failure turned into one clear line.
 enum StoreAccess {
     static func open(_ path: String, readOnly: Bool = true, forMount: Bool = false) throws -> FileStorage {
+        // A store without a usable index is scanned first: show it (not for
+        // a mount, whose stderr may be a log).
+        let bar = forMount ? nil : ProgressBar()
+        defer { bar?.finish() }
         do {
-            return try FileStorage(path: path, readOnly: readOnly)
+            return try FileStorage(path: path, readOnly: readOnly, scanProgress: bar.map { bar in
+                { done, total in bar.update(phase: "scanning \(path) (no index)", done: done, total: total) }
+            })
         } catch .locked(let lockPath) {
             throw CommandFailure("""
                 \(path) is in use: another process (a running Zope or ZEO server?) holds \(lockPath). \

@@ -105,6 +105,10 @@ public final class FileStorage: Sendable {
     ///     `path` does not exist.
     ///
     ///   - clock: where commit tids come from (tests inject one that steps back).
+    ///   - scanProgress: called now and then (every 64 MiB) with the bytes
+    ///     scanned and to scan, when the open has to scan (no usable
+    ///     `Data.fs.index`, or one far behind the file) — minutes on a large
+    ///     store, so a command can show progress.
     ///
     /// A torn tail is left in the file by a read-only open; a read-write open
     /// copies it to `Data.fs.tr0` (`.tr1`, … if taken) and truncates the file
@@ -114,7 +118,10 @@ public final class FileStorage: Sendable {
     ///   ``StorageError/notAFileStorage(path:)`` (fewer than 4 bytes, or a
     ///   header other than `FS30`/`FS21`), ``StorageError/corrupted(path:offset:reason:)``,
     ///   ``StorageError/locked(path:)``, ``StorageError/io(path:operation:errno:)``.
-    public init(path: String, readOnly: Bool = true, createIfMissing: Bool = false, clock: CommitClock = .system) throws(StorageError) {
+    public init(
+        path: String, readOnly: Bool = true, createIfMissing: Bool = false, clock: CommitClock = .system,
+        scanProgress: ((_ done: UInt64, _ total: UInt64) -> Void)? = nil
+    ) throws(StorageError) {
         self.path = path
         self.isReadOnly = readOnly
 
@@ -123,7 +130,7 @@ public final class FileStorage: Sendable {
         let opened: Opened
         do throws(StorageError) {
             if !readOnly { lockFile = try Self.takeLock(path + ".lock") }
-            opened = try Self.readStorage(file, path: path, readOnly: readOnly)
+            opened = try Self.readStorage(file, path: path, readOnly: readOnly, progress: scanProgress)
         } catch {
             if let lockFile { try? lockFile.close() }
             try? file.close()
@@ -148,7 +155,9 @@ public final class FileStorage: Sendable {
     }
 
     /// Checks the header, restores or builds the index, finds the end.
-    private static func readStorage(_ file: FileDescriptor, path: String, readOnly: Bool) throws(StorageError) -> Opened {
+    private static func readStorage(
+        _ file: FileDescriptor, path: String, readOnly: Bool, progress: ((UInt64, UInt64) -> Void)?
+    ) throws(StorageError) -> Opened {
         var size = try fileSize(file, path)
         if size == 0 && !readOnly {
             do {
@@ -177,10 +186,17 @@ public final class FileStorage: Sendable {
             start: restored?.position ?? 4, lastTID: restored?.lastTID ?? .zero)
         var lastTransactionPosition = restored?.lastTransactionPosition
         try? file.advise(.sequential, offset: scanner.position, length: 0)
+        let scanStart = scanner.position
+        var reported = scanStart
         while let transaction = try scanner.next() {
             apply(scanner.records, to: &index, warnings: &scanner)
             lastTransactionPosition = transaction.position
+            if let progress, scanner.position - reported >= 64 << 20 {
+                reported = scanner.position
+                progress(scanner.position - scanStart, size - scanStart)
+            }
         }
+        if let progress, reported != scanStart { progress(size - scanStart, size - scanStart) }
         if !readOnly, case .tornTail(let offset, _) = scanner.stop {
             let saved = try TailRecovery.cut(file, path: path, at: offset, fileSize: size)
             scanner.warn(at: offset, "\(size - offset) bytes after the last complete transaction saved to \(saved) and truncated")
