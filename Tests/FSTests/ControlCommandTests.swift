@@ -47,6 +47,7 @@ import TestSupport
                 commands.append(command)
             }
             func statusText() -> String { "commands: \(commands)\n" }
+            var isRunning: Bool { !commands.isEmpty }
         }
         let store = try WritableStore()
         let recorder = Recorder()
@@ -56,5 +57,8 @@ import TestSupport
         #expect(write(store.filesystem, pack, "stop\n") == EINVAL)
         #expect(recorder.commands == ["go"])
         #expect(try status(store.filesystem, pack) == "commands: [\"go\"]\n")
+        let stats = try status(store.filesystem, try controlInode(store.filesystem, "stats"))
+        #expect(stats.contains("zodbfs_job_running{job=\"pack\"} 1\n"), "\(stats)")
+        #expect(stats.contains("zodbfs_job_running{job=\"backup\"} 0\n"))
     }
 }
