@@ -143,7 +143,9 @@ public final class PackJob: ControlJob {
         return "ok: \(result.sizeBefore) -> \(result.sizeAfter) bytes, "
             + "\(result.objectsBefore) -> \(result.objectsAfter) objects (\(result.objectsRemoved) removed), "
             + "\(result.recordsBefore) -> \(result.recordsAfter) records, "
-            + "\(result.transactionsDuringPack) transactions committed during the pack (\(seconds) s); the original is Data.fs.old"
+            + "\(result.transactionsDuringPack) transactions committed during the pack (\(seconds) s: "
+            + result.phaseSeconds.map { "\($0.phase.rawValue) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ")
+            + "); the original is Data.fs.old"
     }
 
     public func statusText() -> String {

@@ -39,13 +39,18 @@ final class MappedFile {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }
 
-    /// The big-endian integer of `width` bytes at `offset`. The caller checks bounds.
+    /// The big-endian 8-byte integer at `offset`.
     @inline(__always)
-    func uint64BE(at offset: Int, width: Int = 8) -> UInt64 {
-        precondition(offset >= 0 && offset + width <= count)
-        var value: UInt64 = 0
-        for i in 0..<width { value = value << 8 | UInt64(base!.load(fromByteOffset: offset + i, as: UInt8.self)) }
-        return value
+    func uint64BE(at offset: Int) -> UInt64 {
+        precondition(offset >= 0 && offset + 8 <= count)
+        return UInt64(bigEndian: base!.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    /// The big-endian 2-byte integer at `offset`.
+    @inline(__always)
+    func uint16BE(at offset: Int) -> UInt16 {
+        precondition(offset >= 0 && offset + 2 <= count)
+        return UInt16(bigEndian: base!.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 
     @inline(__always)

@@ -198,6 +198,16 @@ private typealias CopyFileRange = @convention(c) (
     Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
 ) -> Int
 
+/// `syscall(2)` with three integer arguments: C variadic functions are not
+/// callable from Swift, and with integer arguments only the call is the same.
+private typealias SystemCall = @convention(c) (Int, Int, Int, Int) -> Int
+
+#if os(Linux)
+private let systemCall: SystemCall? = dlsym(nil, "syscall").map { unsafeBitCast($0, to: SystemCall.self) }
+#else
+private let systemCall: SystemCall? = nil
+#endif
+
 /// `sync_file_range(2)`, looked up at run time for the same reason.
 private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
 
@@ -258,6 +268,24 @@ func systemSynchronizeDirectory(_ directory: String) throws(Errno) {
 /// Removes a file name. The corresponding C function is `unlink`.
 func systemUnlink(_ path: String) throws(Errno) {
     try retryingInterrupts { unlink(path) }
+}
+
+/// Puts the calling thread's I/O in the idle class (`ioprio_set(IOPRIO_WHO_PROCESS,
+/// 0, IOPRIO_CLASS_IDLE)`): the block layer serves it when nothing else
+/// waits, so a pack's reads do not hold up the mount's. Best effort: the C
+/// library has no wrapper, so this goes through `syscall`, and does nothing
+/// where the call is unknown.
+func systemLowerIOPriority() {
+    #if os(Linux) && arch(x86_64)
+    let number = 251
+    #elseif os(Linux) && arch(arm64)
+    let number = 30
+    #else
+    let number = -1
+    #endif
+    guard number >= 0, let syscall = systemCall else { return }
+    // IOPRIO_WHO_PROCESS = 1 (with 0: the calling thread); IOPRIO_CLASS_IDLE = 3 << 13.
+    _ = syscall(number, 1, 0, 3 << 13)
 }
 
 /// The calling process's id. The corresponding C function is `getpid`.

@@ -4,20 +4,33 @@
 /// Pack marks every reachable object; ZODB keeps them in an `fsIndex`
 /// (about 10 bytes per oid plus Python overhead). Oids are handed out
 /// densely from 0, so a bitmap costs one bit per oid up to the largest —
-/// 256 KiB for two million objects — and testing or adding is a shift and
-/// a mask.
+/// 256 KiB for two million objects — and testing or adding is an array
+/// index, a shift and a mask. Pages of prefixes below 2^20 (oids below
+/// 2^36) sit in an array; the rare larger oids in a dictionary.
 struct OIDSet {
-    private var pages: [UInt64: [UInt64]] = [:]
+    private var low: [[UInt64]] = []
+    private var high: [UInt64: [UInt64]] = [:]
     private(set) var count = 0
+
+    private static let denseLimit: UInt64 = 1 << 20
+    private static let emptyPage = [UInt64](repeating: 0, count: 1024)
 
     /// Adds `oid`; false when it was already there.
     @discardableResult
     mutating func insert(_ oid: OID) -> Bool {
         let (page, word, bit) = Self.split(oid)
         var inserted = false
-        pages[page, default: [UInt64](repeating: 0, count: 1024)].withUnsafeMutableBufferPointer { words in
-            if words[word] & bit == 0 {
-                words[word] |= bit
+        if page < Self.denseLimit {
+            let p = Int(page)
+            if p >= low.count { low.append(contentsOf: repeatElement([], count: p + 1 - low.count)) }
+            if low[p].isEmpty { low[p] = Self.emptyPage }
+            if low[p][word] & bit == 0 {
+                low[p][word] |= bit
+                inserted = true
+            }
+        } else {
+            if high[page, default: Self.emptyPage][word] & bit == 0 {
+                high[page, default: Self.emptyPage][word] |= bit
                 inserted = true
             }
         }
@@ -25,9 +38,15 @@ struct OIDSet {
         return inserted
     }
 
+    @inline(__always)
     func contains(_ oid: OID) -> Bool {
         let (page, word, bit) = Self.split(oid)
-        guard let words = pages[page] else { return false }
+        if page < Self.denseLimit {
+            let p = Int(page)
+            guard p < low.count, !low[p].isEmpty else { return false }
+            return low[p][word] & bit != 0
+        }
+        guard let words = high[page] else { return false }
         return words[word] & bit != 0
     }
 

@@ -56,6 +56,9 @@ extension FileStorage {
             transactionsDuringPack: 0, seconds: 0)
         let input = try PackInput(file.descriptor, path: path, end: snapshotEnd)
         var pacer = PackPacer(options: options, input: input)
+        // Whatever happens, what pack brought into the page cache goes again.
+        defer { pacer.releaseAll(input) }
+        systemLowerIOPriority()
 
         var marker = PackMarker(stop: stop, garbageCollect: options.garbageCollect)
         pacer.begin(.indexing, from: 4, to: snapshotEnd)
@@ -69,7 +72,6 @@ extension FileStorage {
         pacer.begin(.marking, from: marker.packPosition, to: snapshotEnd, objectsTotal: marker.current.count)
         try marker.mark(input, references: references, pacer: &pacer)
         pacer.finish(input)
-        pacer.releaseAll(input)
         result.recordsBefore = marker.recordsBeforePackTime + marker.recordsAfterPackTime
 
         let writer = try PackWriter(
@@ -151,6 +153,8 @@ extension FileStorage {
         result.objectsAfter = copier.index.count
         result.recordsAfter = copier.recordsWritten
         result.seconds = pacer.elapsed
+        pacer.endPhase()
+        result.phaseSeconds = pacer.phaseTimes
         pacer.finish(nil)
         return result
     }

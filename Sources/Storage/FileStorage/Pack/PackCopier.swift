@@ -73,7 +73,7 @@ struct PackCopier {
                         }
                     }
                     copied.append((record.oid, at))
-                    if targets.contains(record.position) { moved[record.position] = at }
+                    if !targets.isEmpty && targets.contains(record.position) { moved[record.position] = at }
                     recordsWritten += 1
                 }
                 try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, Self.bigEndian(length))])
@@ -112,7 +112,7 @@ struct PackCopier {
                     form = .asIs
                 } else if record.back == 0 {
                     form = .backpointer(0)
-                } else if let target = moved[record.back] {
+                } else if !moved.isEmpty, let target = moved[record.back] {
                     form = .backpointer(target)
                 } else if let data = try input.dataRecord(of: record) {
                     form = .inline(data)
@@ -147,7 +147,7 @@ struct PackCopier {
                     try writer.copy(from: input, at: data.position + UInt64(DataHeader.size), length: data.pickleLength, edits: [])
                 }
                 index.updateValue(at, forKey: record.oid)
-                if rememberAll || targets.contains(record.position) { moved[record.position] = at }
+                if rememberAll || (!targets.isEmpty && targets.contains(record.position)) { moved[record.position] = at }
                 recordsWritten += 1
             }
             try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, Self.bigEndian(length))])

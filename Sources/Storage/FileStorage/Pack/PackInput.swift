@@ -64,9 +64,8 @@ final class PackInput {
         let p = Int(position)
         let header = TransactionHeader(
             tid: TID(rawValue: map.uint64BE(at: p)), length: map.uint64BE(at: p + 8), status: map.byte(at: p + 16),
-            userLength: UInt16(map.uint64BE(at: p + 17, width: 2)),
-            descriptionLength: UInt16(map.uint64BE(at: p + 19, width: 2)),
-            extensionLength: UInt16(map.uint64BE(at: p + 21, width: 2)))
+            userLength: map.uint16BE(at: p + 17), descriptionLength: map.uint16BE(at: p + 19),
+            extensionLength: map.uint16BE(at: p + 21))
         let isNew = position >= checkedUpTo
         guard !isNew || header.tid > lastTID else {
             throw corrupted(position, "time-stamp reduction: \(header.tid) after \(lastTID); pack needs increasing tids")
@@ -84,7 +83,7 @@ final class PackInput {
                 throw corrupted(at, "data record exceeds transaction record (which ends at \(transactionEnd))")
             }
             let a = Int(at)
-            let versionLength = map.uint64BE(at: a + 32, width: 2)
+            let versionLength = map.uint16BE(at: a + 32)
             var record = Record(
                 oid: OID(rawValue: map.uint64BE(at: a)), tid: TID(rawValue: map.uint64BE(at: a + 8)),
                 position: at, previous: map.uint64BE(at: a + 16),

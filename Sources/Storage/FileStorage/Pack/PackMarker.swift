@@ -112,19 +112,21 @@ struct PackMarker {
     /// `isReachable`: whether the revision of `oid` at `position` is kept.
     func keeps(_ oid: OID, at position: UInt64) -> Bool {
         let kept: UInt64
-        if let at = keptAt[oid] {
+        if !keptAt.isEmpty, let at = keptAt[oid] {
             kept = at
         } else if reached.contains(oid), let at = current[oid] {
             kept = at
         } else {
             return false
         }
-        return kept == position || (extra[oid]?.contains(position) ?? false)
+        return kept == position || (!extra.isEmpty && extra[oid]?.contains(position) == true)
     }
 
-    /// `oid in reachable`.
+    /// `oid in reachable`. (The dictionaries are empty unless undos point
+    /// before the pack time: skip hashing then.)
+    @inline(__always)
     private func isReachable(_ oid: OID) -> Bool {
-        reached.contains(oid) || keptAt[oid] != nil
+        reached.contains(oid) || (!keptAt.isEmpty && keptAt[oid] != nil)
     }
 
     /// `findReachableAtPacktime`: a depth-first walk over references, each

@@ -3,10 +3,14 @@
 /// complaints about ZODB's pack).
 ///
 /// Page cache: at the start, ``PackPacer`` notes which pages of the input
-/// were already cached (`mincore`). As each phase moves past a region, the
-/// pages pack itself brought in are dropped again, and the ones that were
-/// cached before — the mount's working set — are left alone. The output is
-/// written back and dropped as it goes (``PackWriter``).
+/// were already cached (`mincore`). The phases read the input several times
+/// (index, walk, copy), so what pack brings in stays cached while it runs —
+/// dropping it behind each phase made the next one read the disk again, three
+/// times what Python's pack reads — and once the pack is over, the pages it
+/// brought in are dropped and the ones that were cached before — the mount's
+/// working set — are left alone. The output is written back and dropped as
+/// it goes (``PackWriter``). Its reads run at idle I/O priority, so the
+/// mount's reads go first.
 ///
 /// Memory: the input is memory-mapped, and mapped pages count as the
 /// process's own. Behind a sequential phase the mapping lets go of what was
@@ -23,6 +27,8 @@ struct PackPacer {
     private var phaseStart: UInt64 = 0
     private var phaseTotal: UInt64 = 0
     private var phaseStarted = 0.0
+    /// The phases so far and how long each took.
+    private(set) var phaseTimes: [PackPhaseTime] = []
     private var done: UInt64 = 0
     private var objects = 0
     private var objectsTotal = 0
@@ -47,6 +53,8 @@ struct PackPacer {
     /// Starts a phase over the input bytes `[start, end)` (and, for the
     /// marking walk, up to `objectsTotal` objects).
     mutating func begin(_ phase: PackProgress.Phase, from start: UInt64, to end: UInt64, objectsTotal: Int = 0) {
+        endPhase()
+        phaseTimes.append(PackPhaseTime(phase: phase, seconds: 0))
         self.phase = phase
         self.objectsTotal = objectsTotal
         phaseStart = start
@@ -59,13 +67,13 @@ struct PackPacer {
     }
 
     /// A sequential phase read up to `position`: progress, rate, and the
-    /// release of what it read behind it.
+    /// unmapping of what it read behind it.
     mutating func advance(to position: UInt64, objects: Int, read: UInt64, input: PackInput?) {
         done = position > phaseStart ? position - phaseStart : 0
         self.objects = objects
         charge(read)
         if let input, position >= releasedUpTo + Self.releaseStep {
-            release(input, from: releasedUpTo, to: position)
+            input.map.forget(at: Int(releasedUpTo), count: Int(position - releasedUpTo))
             releasedUpTo = position
         }
         report(force: false)
@@ -77,17 +85,21 @@ struct PackPacer {
         if objects & 1023 == 0 { report(force: false) }
     }
 
-    /// The end of a phase: release everything it read that was not cached before.
+    /// The end of a phase: unmap what it read.
     mutating func finish(_ input: PackInput?) {
-        if let input { release(input, from: releasedUpTo, to: input.end) }
+        if let input { input.map.forget(at: Int(releasedUpTo), count: Int(input.end - min(releasedUpTo, input.end))) }
         done = phaseTotal
         report(force: true)
     }
 
-    /// Releases the whole input range that pack brought into the cache (after
-    /// a random-access phase).
-    mutating func releaseAll(_ input: PackInput) {
+    /// The end of the pack: drop from the page cache what pack brought in.
+    func releaseAll(_ input: PackInput) {
         release(input, from: 0, to: input.end)
+    }
+
+    /// Closes the running phase's time.
+    mutating func endPhase() {
+        if !phaseTimes.isEmpty { phaseTimes[phaseTimes.count - 1].seconds = systemWallClock() - phaseStarted }
     }
 
     /// Lifts the rate limit (for the step that holds the commit lock).

@@ -68,6 +68,14 @@ public struct PackResult: Sendable, Equatable {
     /// Transactions committed while the pack ran, copied at the end.
     public var transactionsDuringPack: Int
     public var seconds: Double
+    /// How long each phase took, in order.
+    public var phaseSeconds: [PackPhaseTime] = []
+}
+
+/// The duration of one phase of a pack.
+public struct PackPhaseTime: Sendable, Equatable {
+    public var phase: PackProgress.Phase
+    public var seconds: Double
 }
 
 /// How a pack runs.
