@@ -74,7 +74,9 @@ final class Statistics: Sendable {
         cumulative += buckets[Self.latencyBounds.count]
         out += "zodbfs_commit_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
         out += "zodbfs_commit_seconds_sum \(Double(latencyMicroseconds.load(ordering: .relaxed)) / 1e6)\n"
-        out += "zodbfs_commit_seconds_count \(commits.load(ordering: .relaxed))\n"
+        // From the buckets, not the commit counter: read apart, the two
+        // could disagree in a scrape taken during a commit.
+        out += "zodbfs_commit_seconds_count \(cumulative)\n"
         return out
     }
 }
