@@ -7,18 +7,8 @@ import Testing
 /// through the mount; what they wrote is restored by the real repozo and
 /// checked by ZODB and Zope (`verify_store.py`).
 @Suite(.serialized, .enabled(if: MountedStore.available)) struct BackupMountTests {
-    /// The control file's `key: value` lines, read as `cat` reads them: to
-    /// the end of the file, whatever size `stat` reports (the text is made
-    /// at open; after a command was written, the kernel's idea of the size
-    /// is that command's length).
     static func status(_ mount: MountedStore) throws -> [String: String] {
-        let text = try shell("cat \(quoted(mount.path(".zodbfs/backup")))").stdout
-        var fields: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return fields
+        try mount.controlStatus("backup")
     }
 
     /// Polls the status until no backup runs.

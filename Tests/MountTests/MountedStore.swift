@@ -30,6 +30,20 @@ final class MountedStore {
 
     func path(_ relative: String) -> String { mountpoint + "/" + relative }
 
+    /// A control file's `key: value` lines (`.zodbfs/NAME`), read as `cat`
+    /// reads them: to the end of the file, whatever size `stat` reports (the
+    /// text is made at open; after a command was written, the kernel's idea
+    /// of the size is that command's length).
+    func controlStatus(_ name: String) throws -> [String: String] {
+        let text = try shell("cat \(quoted(path(".zodbfs/" + name)))").stdout
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return fields
+    }
+
     static func isMounted(_ mountpoint: String) -> Bool {
         let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
         return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first.map(String.init) == mountpoint }
@@ -68,3 +82,27 @@ func shell(_ command: String, allowFailure: Bool = false) throws -> CommandResul
 }
 
 func quoted(_ path: String) -> String { "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+/// A shell line that starts, in the background, a stream of small files
+/// written into `folder` (`PREFIXROUND-I.txt`, content `round ROUND file I`),
+/// each named in `log` — on the local disk — only after its close returned,
+/// so the log lists exactly the acknowledged files. It stops at the first
+/// error (the mount went away).
+func acknowledgedWriter(into folder: String, round: Int, prefix: String, log: String, pause: Double = 0) -> String {
+    """
+    python3 - \(quoted(folder)) \(round) \(quoted(log)) <<'PY' &
+    import os, sys, time
+    folder, rnd, log = sys.argv[1], sys.argv[2], open(sys.argv[3], 'a')
+    for i in range(1, 100000):
+        name = '\(prefix)%s-%d.txt' % (rnd, i)
+        try:
+            fd = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.write(fd, b'round %s file %d\\n' % (rnd.encode(), i))
+            os.close(fd)
+        except OSError:
+            break
+        log.write(name + '\\n'); log.flush()
+        time.sleep(\(pause))
+    PY
+    """
+}

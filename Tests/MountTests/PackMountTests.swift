@@ -7,15 +7,8 @@ import Testing
 /// a pack. Afterwards the real ZODB and Zope (`verify_store.py`: fstest,
 /// fsrefs, the index, every object) must find the store clean and complete.
 @Suite(.serialized, .enabled(if: MountedStore.available)) struct PackMountTests {
-    /// The status of a mount's `.zodbfs/pack`, as `key: value` lines.
     static func status(_ mount: MountedStore) throws -> [String: String] {
-        let text = try shell("cat \(quoted(mount.path(".zodbfs/pack")))").stdout
-        var fields: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return fields
+        try mount.controlStatus("pack")
     }
 
     static func waitForPack(_ mount: MountedStore, timeout: Double = 300) throws -> [String: String] {
@@ -91,20 +84,7 @@ import Testing
             // takes two to three seconds (debug build, writes going on).
             let delay = 0.05 + 5.0 * Double(round) / Double(rounds - 1)
             try shell("""
-                python3 - \(quoted(mount.path("docs"))) \(round) \(quoted(log)) <<'PY' &
-                import os, sys, time
-                folder, rnd, log = sys.argv[1], sys.argv[2], open(sys.argv[3], 'a')
-                for i in range(1, 100000):
-                    name = 'p%s-%d.txt' % (rnd, i)
-                    try:
-                        fd = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                        os.write(fd, b'round %s file %d\\n' % (rnd.encode(), i))
-                        os.close(fd)
-                    except OSError:
-                        break
-                    log.write(name + '\\n'); log.flush()
-                    time.sleep(0.005)
-                PY
+                \(acknowledgedWriter(into: mount.path("docs"), round: round, prefix: "p", log: log, pause: 0.005))
                 sleep 0.05
                 echo now > \(quoted(mount.path(".zodbfs/pack")))
                 sleep \(String(format: "%.2f", delay))

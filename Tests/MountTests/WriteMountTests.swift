@@ -193,19 +193,7 @@ import Testing
             // log on the local disk only after its close returned.
             try shell("""
                 (cp \(quoted(big)) \(quoted(mount.path("copy-\(round).bin"))) 2>/dev/null; true) &
-                python3 - \(quoted(mount.path("docs"))) \(round) \(quoted(log)) <<'PY' &
-                import os, sys
-                folder, rnd, log = sys.argv[1], sys.argv[2], open(sys.argv[3], 'a')
-                for i in range(1, 100000):
-                    name = 'r%s-%d.txt' % (rnd, i)
-                    try:
-                        fd = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                        os.write(fd, b'round %s file %d\\n' % (rnd.encode(), i))
-                        os.close(fd)
-                    except OSError:
-                        break
-                    log.write(name + '\\n'); log.flush()
-                PY
+                \(acknowledgedWriter(into: mount.path("docs"), round: round, prefix: "r", log: log))
                 sleep 0.\(Int.random(in: 05...95, using: &rng))
                 kill -9 \(pid)
                 wait
