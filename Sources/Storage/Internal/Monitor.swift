@@ -47,6 +47,7 @@ final class Monitor<Value: Sendable>: @unchecked Sendable {
     /// between calls until another thread calls ``broadcast()``. (Not an
     /// overload of ``withLock(_:)``: a closure returning an optional would
     /// silently pick the waiting one.)
+    @discardableResult
     func waitUntil<Result, E: Error>(_ body: (inout Value) throws(E) -> Result?) throws(E) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
@@ -57,6 +58,7 @@ final class Monitor<Value: Sendable>: @unchecked Sendable {
     }
 
     /// ``waitUntil(_:)`` giving up after `timeout` seconds: nil then.
+    @discardableResult
     func waitUntil<Result, E: Error>(timeout: Double, _ body: (inout Value) throws(E) -> Result?) throws(E) -> Result? {
         var deadline = timespec()
         clock_gettime(CLOCK_REALTIME, &deadline)

@@ -288,6 +288,12 @@ func systemLowerIOPriority() {
     _ = syscall(number, 1, 0, 3 << 13)
 }
 
+/// The processors online, at least 1. The corresponding C call is
+/// `sysconf(_SC_NPROCESSORS_ONLN)`.
+func systemProcessorCount() -> Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
 /// The calling process's id. The corresponding C function is `getpid`.
 func systemProcessID() -> Int32 {
     Int32(getpid())

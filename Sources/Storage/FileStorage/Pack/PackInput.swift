@@ -8,7 +8,12 @@ import SystemPackage
 /// Bytes before ``end`` never change while the storage is open (the file is
 /// append-only, and only the pack itself replaces it), so reading them needs
 /// no lock while commits append after ``end``.
-final class PackInput {
+///
+/// `@unchecked Sendable`: the marking walk calls
+/// ``readForWalk(at:oid:sample:)`` from several threads, and it only reads
+/// (`pread`, immutable fields); the tid-order cursor that
+/// ``transaction(at:records:)`` moves is used by one sequential phase at a time.
+final class PackInput: @unchecked Sendable {
     /// One data record (FS21/FS30 data record header, 42 bytes, then the
     /// pickle or an 8-byte backpointer).
     struct Record {

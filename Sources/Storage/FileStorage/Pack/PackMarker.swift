@@ -1,3 +1,17 @@
+import Dispatch
+
+/// Slots of a buffer that concurrent workers fill, each its own indices
+/// (the walk's batch results): `@unchecked Sendable` because the indices
+/// never overlap and the buffer outlives the workers.
+private struct DisjointSlots<Element>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Element>
+    init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
+    subscript(index: Int) -> Element {
+        get { buffer[index] }
+        nonmutating set { buffer[index] = newValue }
+    }
+}
+
 /// Which data records survive a pack: ZODB's `fspack.GC`, rule for rule
 /// (zodb_formats.md §3.1–3.2).
 ///
@@ -104,7 +118,7 @@ struct PackMarker {
             pacer.advance(to: position, objects: reached.count, read: transaction.header.length + 8, input: input)
         }
         for root in extraRoots {
-            try walk(from: try referencesOf(oid(at: root, input), at: root, input, references: references),
+            try walk(from: try Self.referencesOf(oid(at: root, input), at: root, input, references: references),
                      input, references: references, pacer: &pacer)
         }
     }
@@ -129,33 +143,70 @@ struct PackMarker {
         reached.contains(oid) || (!keptAt.isEmpty && keptAt[oid] != nil)
     }
 
-    /// `findReachableAtPacktime`: a depth-first walk over references, each
-    /// oid pushed at most once.
+    /// `findReachableAtPacktime`: a walk over references, each oid queued
+    /// at most once. It goes in batches: the records of a batch are read and
+    /// scanned for references on every core (reading and scanning are most
+    /// of the pack of a store of many small objects), then marked here. The
+    /// set reached does not depend on the order of the walk, so this is the
+    /// set ZODB reaches.
     private mutating func walk(from roots: [OID], _ input: PackInput, references: ReferenceFinder, pacer: inout PackPacer) throws(StorageError) {
-        var todo: [OID] = []
-        for root in roots where !isReachable(root) { todo.append(root) }
         var queued = OIDSet()
-        for oid in todo { queued.insert(oid) }
-        while let oid = todo.popLast() {
-            guard !isReachable(oid) else { continue }
-            guard let position = current[oid], position != 0 else {
-                // Pack to before the root existed, or a reference to an
-                // object that does not exist at the pack time.
-                if oid != .root { danglingReferences += 1 }
-                continue
+        var todo = roots.filter { !isReachable($0) && queued.insert($0) }
+        var batch: [(oid: OID, position: UInt64)] = []
+        while !todo.isEmpty {
+            batch.removeAll(keepingCapacity: true)
+            while batch.count < Self.batchSize, let oid = todo.popLast() {
+                guard !isReachable(oid) else { continue }
+                guard let position = current[oid], position != 0 else {
+                    // Pack to before the root existed, or a reference to an
+                    // object that does not exist at the pack time.
+                    if oid != .root { danglingReferences += 1 }
+                    continue
+                }
+                reached.insert(oid)
+                batch.append((oid, position))
             }
-            reached.insert(oid)
-            for next in try referencesOf(oid, at: position, input, references: references)
-            where !isReachable(next) && queued.insert(next) {
-                todo.append(next)
+            for found in try Self.referencesOf(batch, input, references: references) {
+                for next in found where !isReachable(next) && queued.insert(next) { todo.append(next) }
             }
             pacer.tick(objects: reached.count)
         }
     }
 
+    static let batchSize = 4096
+
+    /// The references of each record of `batch`, read and scanned on all
+    /// processors; each worker fills its own slots of the result.
+    private static func referencesOf(
+        _ batch: [(oid: OID, position: UInt64)], _ input: PackInput, references: ReferenceFinder
+    ) throws(StorageError) -> [[OID]] {
+        let workers = max(1, min(systemProcessorCount(), batch.count / 64))
+        var results = [[OID]](repeating: [], count: batch.count)
+        var failures = [StorageError?](repeating: nil, count: workers)
+        results.withUnsafeMutableBufferPointer { resultBuffer in
+            failures.withUnsafeMutableBufferPointer { failureBuffer in
+                let slots = DisjointSlots(resultBuffer), errors = DisjointSlots(failureBuffer)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    var i = worker
+                    while i < batch.count {
+                        do throws(StorageError) {
+                            slots[i] = try referencesOf(batch[i].oid, at: batch[i].position, input, references: references)
+                        } catch {
+                            errors[worker] = error
+                            return
+                        }
+                        i += workers
+                    }
+                }
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        return results
+    }
+
     /// `findrefs`: the references of the data the record of `oid` at
     /// `position` holds or points back to.
-    private func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID] {
+    private static func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID] {
         guard let pickle = try input.readForWalk(at: position, oid: oid).pickle else { return [] }
         do {
             if let found = try references(pickle) { return found.map(OID.init(rawValue:)) }
