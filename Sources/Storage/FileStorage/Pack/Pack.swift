@@ -117,7 +117,7 @@ extension FileStorage {
             // With the commit lock held no commit can start; wait for those
             // written to be fsynced and published, so the index is complete.
             try waitForNoPendingCommits()
-            let (end, lastPosition) = state.withLock { ($0.end, $0.lastTransactionPosition) }
+            let end = state.withLock { $0.end }
             if end > copiedEnd {
                 let later = try PackInput(file.descriptor, path: path, end: end, checked: copiedEnd, previousTID: previousTID)
                 result.transactionsDuringPack += try copier.copyAll(later, to: writer, from: copiedEnd, until: end, rememberAll: true, pacer: &pacer)
@@ -135,7 +135,7 @@ extension FileStorage {
                 s.file = packedFile
                 s.index = copier.index
                 s.end = newEnd
-                s.lastTransactionPosition = copier.lastTransactionPosition ?? (lastPosition == nil ? nil : 4)
+                s.lastTransactionPosition = copier.lastTransactionPosition
                 return older
             }
             groupCommit.monitor.withLock { g in
