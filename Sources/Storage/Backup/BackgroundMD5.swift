@@ -1,7 +1,8 @@
 import Crypto
+import Dispatch
 import SystemPackage
 
-/// The md5 of a stream of chunks, computed on a thread of its own while the
+/// The md5 of a stream of chunks, computed on a Dispatch worker while the
 /// caller goes on reading, compressing and writing: md5 runs at about the
 /// speed of a disk, so done in line it would nearly double a backup's time.
 ///
@@ -27,9 +28,7 @@ final class BackgroundMD5: Sendable {
     /// `body` passed to ``update(_:)``, lowercase hex as `hexdigest()`.
     static func hashing<Result>(_ body: (BackgroundMD5) throws(BackupError) -> Result) throws(BackupError) -> (Result, String) {
         let hasher = BackgroundMD5()
-        guard startThread({ hasher.run() }) else {
-            throw .io(path: "md5", operation: "start a thread", errno: Errno.resourceTemporarilyUnavailable.rawValue)
-        }
+        DispatchQueue.global(qos: .utility).async { hasher.run() }
         let result: Result
         do {
             result = try body(hasher)

@@ -1,7 +1,7 @@
 // The system calls of the backup code that swift-system does not wrap:
-// listing the repository, locking it, the size of a file, starting a
-// thread, pushing written pages to the disk as a copy goes, and syncing a
-// folder after a rename. Thin and typed like `Internal/Syscalls.swift`.
+// listing the repository, locking it, the size of a file; and the shared
+// ones of `Internal/Syscalls.swift` (rename, unlink, folder sync) with the
+// backup's errors. Thin and typed like that file.
 
 #if canImport(Glibc)
 import Glibc
@@ -67,39 +67,18 @@ func readSmallFile(_ path: String) throws(BackupError) -> [UInt8] {
     }
 }
 
-/// Fsyncs a folder, so that a rename in it survives a crash.
+/// Fsyncs a folder, so that a rename in it survives a crash. Best effort.
 func synchronizeFolder(_ path: String) {
-    guard let folder = try? FileDescriptor.open(FilePath(path), .readOnly, options: [.directory, .closeOnExec]) else { return }
-    _ = try? folder.synchronize()
-    try? folder.close()
+    try? systemSynchronizeDirectory(path)
 }
 
-func unlinkQuietly(_ path: String) { _ = unlink(path) }
+func unlinkQuietly(_ path: String) { try? systemUnlink(path) }
 
 func renameFile(_ source: String, _ destination: String) throws(BackupError) {
-    guard rename(source, destination) == 0 else { throw Errno(rawValue: errno).backupError(destination, "rename") }
+    do { try systemRename(source, destination) } catch { throw error.backupError(destination, "rename") }
 }
 
 extension FileDescriptor {
-    /// Starts writing `range` to the disk, after waiting for what was
-    /// started before it: a copy then never has more than a few windows of
-    /// dirty pages, and the final fsync finds little left to do
-    /// (`sync_file_range(WAIT_BEFORE | WRITE)`). Best effort.
-    func startWriteback(_ range: Range<UInt64>) {
-        _ = syncFileRange?(rawValue, Int64(range.lowerBound), Int64(range.count), syncWaitBefore | syncWrite)
-    }
-
-    /// Waits for `range` to be on the disk and drops it from the page cache
-    /// (`sync_file_range(WAIT_*)` then `POSIX_FADV_DONTNEED`): backup files
-    /// are not read again soon, and the cache is better spent on the store
-    /// the mount serves. Best effort.
-    func dropWrittenPages(_ range: Range<UInt64>) {
-        _ = syncFileRange?(rawValue, Int64(range.lowerBound), Int64(range.count), syncWaitBefore | syncWrite | syncWaitAfter)
-        #if os(Linux)
-        _ = posix_fadvise(rawValue, off_t(range.lowerBound), off_t(range.count), POSIX_FADV_DONTNEED)
-        #endif
-    }
-
     /// Applies or tests a BSD lock (`flock`); false when another holder has it.
     func tryLock(exclusive: Bool) -> Bool {
         while true {
@@ -107,39 +86,4 @@ extension FileDescriptor {
             if errno != EINTR { return false }
         }
     }
-}
-
-/// `sync_file_range(2)`, looked up at run time: the C library declares it
-/// only under `_GNU_SOURCE`, which the Swift module of libc does not set.
-/// Its flags (`linux/fs.h`): wait for writeback already under way, start
-/// writeback, wait for it.
-private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
-private let syncWaitBefore: UInt32 = 1, syncWrite: UInt32 = 2, syncWaitAfter: UInt32 = 4
-
-#if os(Linux)
-private let syncFileRange: SyncFileRange? = dlsym(nil, "sync_file_range").map { unsafeBitCast($0, to: SyncFileRange.self) }
-#else
-private let syncFileRange: SyncFileRange? = nil
-#endif
-
-/// Runs `body` on a new detached POSIX thread (Storage has no Foundation);
-/// false if the thread could not be made.
-func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
-    final class Body {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-    }
-    let box = Unmanaged.passRetained(Body(body))
-    var thread = pthread_t()
-    let result = pthread_create(&thread, nil, { argument in
-        guard let argument else { return nil }
-        Unmanaged<Body>.fromOpaque(argument).takeRetainedValue().run()
-        return nil
-    }, box.toOpaque())
-    guard result == 0 else {
-        box.release()
-        return false
-    }
-    pthread_detach(thread)
-    return true
 }

@@ -135,13 +135,24 @@ extension FileDescriptor {
         }
     }
 
-    /// Starts writing back the dirty pages of a range without waiting for
-    /// them (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), or, with `wait`,
-    /// waits until they are written (adding `WAIT_BEFORE | WAIT_AFTER`), so a
-    /// later `POSIX_FADV_DONTNEED` can drop them. Not a durability barrier.
-    func startWriteback(offset: UInt64, length: UInt64, wait: Bool) {
-        // SYNC_FILE_RANGE_WAIT_BEFORE = 1, _WRITE = 2, _WAIT_AFTER = 4.
-        _ = syncFileRange?(rawValue, Int64(clamping: offset), Int64(clamping: length), wait ? 7 : 2)
+    /// Starts writing `range` to the disk, after waiting for what was
+    /// started before it: a long copy then never has more than a few
+    /// windows of dirty pages, and the final fsync finds little left to do
+    /// (`sync_file_range(WAIT_BEFORE | WRITE)`). Not a durability barrier.
+    /// Best effort.
+    func startWriteback(_ range: Range<UInt64>) {
+        _ = syncFileRange?(rawValue, Int64(clamping: range.lowerBound), Int64(clamping: range.count), syncWaitBefore | syncWrite)
+    }
+
+    /// Waits for `range` to be on the disk and drops it from the page cache
+    /// (`sync_file_range(WAIT_*)` then `POSIX_FADV_DONTNEED`; dirty pages
+    /// cannot be dropped): for files written once and not read again soon
+    /// (backups, a pack's output), so the cache is spent on the store the
+    /// mount serves. Best effort.
+    func dropWrittenPages(_ range: Range<UInt64>) {
+        _ = syncFileRange?(
+            rawValue, Int64(clamping: range.lowerBound), Int64(clamping: range.count), syncWaitBefore | syncWrite | syncWaitAfter)
+        try? advise(.dontNeed, offset: range.lowerBound, length: UInt64(range.count))
     }
 
     /// Sets the file's size. The corresponding C function is `ftruncate`.
@@ -208,8 +219,11 @@ private let systemCall: SystemCall? = dlsym(nil, "syscall").map { unsafeBitCast(
 private let systemCall: SystemCall? = nil
 #endif
 
-/// `sync_file_range(2)`, looked up at run time for the same reason.
+/// `sync_file_range(2)`, looked up at run time for the same reason. Its
+/// flags (`linux/fs.h`): wait for writeback already under way, start
+/// writeback, wait for it.
 private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+private let syncWaitBefore: UInt32 = 1, syncWrite: UInt32 = 2, syncWaitAfter: UInt32 = 4
 
 #if os(Linux)
 private let copyFileRange: CopyFileRange? = dlsym(nil, "copy_file_range")

@@ -161,9 +161,8 @@ final class PackWriter {
         guard spareCache else { return }
         while end >= writtenBack + 2 * Self.writebackStep {
             let step = writtenBack
-            descriptor.startWriteback(offset: step + Self.writebackStep, length: Self.writebackStep, wait: false)
-            descriptor.startWriteback(offset: step, length: Self.writebackStep, wait: true)
-            try? descriptor.advise(.dontNeed, offset: step, length: Self.writebackStep)
+            descriptor.startWriteback((step + Self.writebackStep)..<(step + 2 * Self.writebackStep))
+            descriptor.dropWrittenPages(step..<(step + Self.writebackStep))
             writtenBack += Self.writebackStep
         }
     }
