@@ -91,11 +91,14 @@ final class ChunkTable: Sendable {
     func read(offset: UInt64, length: Int, storage: FileStorage) throws(FSError) -> ReadReply {
         let end = min(size, offset + UInt64(length))
         guard offset < end else { return .bytes([]) }
+        // One look at the storage per read: the generation to build in, and
+        // the descriptor its positions are read from.
+        var file = storage.currentFile
         let (slice, generation) = try state.withLock { (s: inout State) throws(FSError) -> (Slice, UInt64) in
             var attempts = 0
             while true {
-                let generation = storage.generation
-                if s.generation != generation { s = Self.empty(first: firstLink, generation: generation) }
+                if attempts > 0 { file = storage.currentFile }
+                if s.generation != file.generation { s = Self.empty(first: firstLink, generation: file.generation) }
                 do throws(FSError) {
                     while s.builtEnd < end, let next = s.next {
                         try Self.walk(next, state: &s, storage: storage)
@@ -109,8 +112,7 @@ final class ChunkTable: Sendable {
         let pieces: [Piece]
         switch slice {
         case .stored(let ranges):
-            guard let descriptor = storage.descriptor(ofGeneration: generation) else { throw .packedMeanwhile }
-            return .fileRanges(descriptor: descriptor, ranges: ranges)
+            return .fileRanges(descriptor: file.descriptor, ranges: ranges)
         case .mixed(let mixed): pieces = mixed
         }
         var bytes: [UInt8] = []

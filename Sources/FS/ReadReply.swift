@@ -50,21 +50,22 @@ extension ReadReply {
     /// rather than a splice (content sniffing, a partly written file). Ranges
     /// are read from the reply's own descriptor: after a pack swapped files,
     /// their positions are still those of the file they were found in.
-    public func assembled() throws(FSError) -> [UInt8] {
+    /// `path` names that file in errors.
+    public func assembled(path: String) throws(FSError) -> [UInt8] {
         switch self {
         case .bytes(let bytes): return bytes
         case .fileRanges(let descriptor, let ranges):
             var bytes: [UInt8] = []
-            for range in ranges { bytes += try range.read(from: descriptor) }
+            for range in ranges { bytes += try range.read(from: descriptor, path: path) }
             return bytes
         }
     }
 }
 
 extension FileRange {
-    /// The range's bytes, read with `pread` from `descriptor`; EIO when the
-    /// file ends first.
-    func read(from descriptor: Int32) throws(FSError) -> [UInt8] {
+    /// The range's bytes, read with `pread` from `descriptor` (the file at
+    /// `path`); EIO when the file ends first.
+    func read(from descriptor: Int32, path: String) throws(FSError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: length)
         var done = 0
         let file = FileDescriptor(rawValue: descriptor)
@@ -77,9 +78,9 @@ extension FileRange {
                         into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]), retryOnInterrupt: true)
                 }
             } catch {
-                throw .storage(.io(path: "Data.fs", operation: "pread", errno: (error as? Errno)?.rawValue ?? EIO))
+                throw .storage(.io(path: path, operation: "pread", errno: (error as? Errno)?.rawValue ?? EIO))
             }
-            guard n > 0 else { throw .storage(.io(path: "Data.fs", operation: "pread (unexpected end of file)", errno: EIO)) }
+            guard n > 0 else { throw .storage(.io(path: path, operation: "pread (unexpected end of file)", errno: EIO)) }
             done += n
         }
         return bytes

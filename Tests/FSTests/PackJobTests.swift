@@ -40,7 +40,7 @@ import TestSupport
         let inode = try fs.resolve(path: big.path)
         let handle = try fs.open(inode, flags: O_RDONLY).handle
         defer { fs.release(inode, handle: handle) }
-        var bytes = try fs.read(inode, handle: handle, offset: 0, size: 1 << 20).assembled()
+        var bytes = try fs.read(inode, handle: handle, offset: 0, size: 1 << 20).assembled(path: fs.storage.path)
         #expect(bytes.count == 1 << 20)
 
         let job = PackJob(storage: fs.storage)
@@ -59,7 +59,7 @@ import TestSupport
         #expect(fs.storage.generation == 1)
 
         while bytes.count < big.size! {
-            let chunk = try fs.read(inode, handle: handle, offset: UInt64(bytes.count), size: 1 << 20).assembled()
+            let chunk = try fs.read(inode, handle: handle, offset: UInt64(bytes.count), size: 1 << 20).assembled(path: fs.storage.path)
             if chunk.isEmpty { break }
             bytes += chunk
         }

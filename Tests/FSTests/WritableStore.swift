@@ -87,7 +87,7 @@ final class WritableStore {
         defer { filesystem.release(inode, handle: handle) }
         var result: [UInt8] = []
         while true {
-            let chunk = try filesystem.read(inode, handle: handle, offset: UInt64(result.count), size: 1 << 20).assembled()
+            let chunk = try filesystem.read(inode, handle: handle, offset: UInt64(result.count), size: 1 << 20).assembled(path: path)
             if chunk.isEmpty { return result }
             result += chunk
         }

@@ -126,7 +126,7 @@ extension OpenFile.State {
                 if fd == spool?.descriptor {
                     bytes += try spool!.read(at: UInt64(offset), count: length)
                 } else {
-                    bytes += try FileRange(offset: UInt64(offset), length: length).read(from: fd.rawValue)
+                    bytes += try FileRange(offset: UInt64(offset), length: length).read(from: fd.rawValue, path: storage.path)
                 }
             }
         }

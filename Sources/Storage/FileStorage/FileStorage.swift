@@ -241,6 +241,13 @@ public final class FileStorage: Sendable {
     /// each pack swap. Positions from different generations do not mix.
     public var generation: UInt64 { state.withLock { $0.file.generation } }
 
+    /// The current file's generation and raw descriptor, read together. The
+    /// descriptor stays open until the second pack after this call, so a
+    /// read that found its positions in this generation may use it.
+    public var currentFile: (generation: UInt64, descriptor: Int32) {
+        state.withLock { ($0.file.generation, $0.file.descriptor.rawValue) }
+    }
+
     /// The raw descriptor of the file of `generation`, while it is open (the
     /// current file, or the one a pack just replaced); nil once it is closed.
     public func descriptor(ofGeneration generation: UInt64) -> Int32? {
