@@ -123,68 +123,54 @@ final class PackInput: @unchecked Sendable {
         return Transaction(header: header, position: position)
     }
 
-    /// The header of the data record at `position`, read without the
-    /// transaction around it (to follow a backpointer).
-    func record(at position: UInt64, oid: OID) throws(StorageError) -> Record {
-        guard position >= 4, position < end, end - position >= UInt64(DataHeader.size + 8) || end - position >= UInt64(DataHeader.size) else {
-            throw corrupted(position, "data record of \(oid.repr) lies outside the storage")
-        }
-        let a = Int(position)
-        var record = Record(
-            oid: OID(rawValue: map.uint64BE(at: a)), tid: TID(rawValue: map.uint64BE(at: a + 8)),
-            position: position, previous: map.uint64BE(at: a + 16), pickleLength: map.uint64BE(at: a + 34), back: 0)
-        guard record.oid == oid else { throw corrupted(position, "expected a data record of \(oid.repr), found one of \(record.oid.repr)") }
-        guard record.pickleLength <= end - position - UInt64(DataHeader.size) else {
-            throw corrupted(position, "pickle of \(oid.repr) runs past the end of the storage")
-        }
-        if record.pickleLength == 0 {
-            guard end - position >= UInt64(DataHeader.size + 8) else { throw corrupted(position, "backpointer runs past the end") }
-            record.back = map.uint64BE(at: a + DataHeader.size)
-        }
-        return record
-    }
-
     /// The record that holds the data of `record`, following backpointers
     /// (ZODB's `_loadBack_impl`); nil when the chain ends in 0 (no data: the
     /// object's creation was undone).
     func dataRecord(of record: Record) throws(StorageError) -> Record? {
-        var current = record
-        while current.pickleLength == 0 {
-            guard current.back != 0 else { return nil }
-            guard current.back < current.position else { throw corrupted(current.position, "backpointer does not point back") }
-            current = try self.record(at: current.back, oid: record.oid)
-        }
-        return current
+        try dataRecord(of: (record, []), prefetch: 0)?.record
     }
 
     // MARK: - Random reads
 
-    /// The record of `oid` at `position` and the pickle of the data it holds
-    /// or points back to (nil: no data), read with `pread` rather than
+    /// The pickle of the data the record of `oid` at `position` holds or
+    /// points back to (nil: no data), read with `pread` rather than
     /// through the map: the marking walk visits records in reference order,
     /// all over the file, and a fault on a mapped page maps the 16 pages
     /// around it, so through the map a walk over two million objects would
     /// map most of the file into the process. One `pread` of the header and
     /// the first `sample` bytes covers most records; a larger pickle costs a
     /// second for its tail (or, with `sample` nil, for the whole).
-    func readForWalk(at position: UInt64, oid: OID, sample: Int? = 2048) throws(StorageError) -> (record: Record, pickle: RecordPickle?) {
-        let record = try readRecordHeader(at: position, oid: oid, prefetch: sample.map { $0 + $0 / 2 } ?? 0)
-        var data = record
-        while data.record.pickleLength == 0 {
-            guard data.record.back != 0 else { return (record.record, nil) }
-            guard data.record.back < data.record.position else { throw corrupted(data.record.position, "backpointer does not point back") }
-            data = try readRecordHeader(at: data.record.back, oid: oid, prefetch: sample.map { $0 + $0 / 2 } ?? 0)
-        }
+    func readForWalk(at position: UInt64, oid: OID, sample: Int? = 2048) throws(StorageError) -> RecordPickle? {
+        let prefetch = sample.map { $0 + $0 / 2 } ?? 0
+        let record = try readRecordHeader(at: position, oid: oid, prefetch: prefetch)
+        guard let data = try dataRecord(of: record, prefetch: prefetch) else { return nil }
         let start = data.record.position + UInt64(DataHeader.size)
         let length = Int(data.record.pickleLength)
         if data.following.count >= length {
-            return (record.record, RecordPickle(head: Array(data.following.prefix(length)), tail: [], length: length))
+            return RecordPickle(head: Array(data.following.prefix(length)), tail: [], length: length)
         }
         if let sample, length > sample + sample / 2 {
             let tail = try pread(at: start + UInt64(length - sample / 2), count: sample / 2)
-            return (record.record, RecordPickle(head: Array(data.following.prefix(sample)), tail: tail, length: length))
+            return RecordPickle(head: Array(data.following.prefix(sample)), tail: tail, length: length)
         }
-        return (record.record, RecordPickle(head: try pread(at: start, count: length), tail: [], length: length))
+        return RecordPickle(head: try pread(at: start, count: length), tail: [], length: length)
+    }
+
+    /// Follows the backpointers from `start` to the record holding the data,
+    /// reading each header with up to `prefetch` bytes after it; nil when the
+    /// chain ends in 0.
+    private func dataRecord(
+        of start: (record: Record, following: ArraySlice<UInt8>), prefetch: Int
+    ) throws(StorageError) -> (record: Record, following: ArraySlice<UInt8>)? {
+        var current = start
+        while current.record.pickleLength == 0 {
+            guard current.record.back != 0 else { return nil }
+            guard current.record.back < current.record.position else {
+                throw corrupted(current.record.position, "backpointer does not point back")
+            }
+            current = try readRecordHeader(at: current.record.back, oid: start.record.oid, prefetch: prefetch)
+        }
+        return current
     }
 
     /// A data record header read with `pread`, with up to `prefetch` bytes

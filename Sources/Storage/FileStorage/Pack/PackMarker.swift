@@ -207,10 +207,10 @@ struct PackMarker {
     /// `findrefs`: the references of the data the record of `oid` at
     /// `position` holds or points back to.
     private static func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID] {
-        guard let pickle = try input.readForWalk(at: position, oid: oid).pickle else { return [] }
+        guard let pickle = try input.readForWalk(at: position, oid: oid) else { return [] }
         do {
             if let found = try references(pickle) { return found.map(OID.init(rawValue:)) }
-            guard let whole = try input.readForWalk(at: position, oid: oid, sample: nil).pickle else { return [] }
+            guard let whole = try input.readForWalk(at: position, oid: oid, sample: nil) else { return [] }
             return try references(whole)?.map(OID.init(rawValue:)) ?? []
         } catch {
             throw .corrupted(
