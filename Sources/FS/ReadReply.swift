@@ -67,22 +67,13 @@ extension FileRange {
     /// `path`); EIO when the file ends first.
     func read(from descriptor: Int32, path: String) throws(FSError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: length)
-        var done = 0
-        let file = FileDescriptor(rawValue: descriptor)
-        while done < length {
-            let n: Int
-            do {
-                n = try bytes.withUnsafeMutableBytes { raw in
-                    try file.read(
-                        fromAbsoluteOffset: Int64(offset) + Int64(done),
-                        into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]), retryOnInterrupt: true)
-                }
-            } catch {
-                throw .storage(.io(path: path, operation: "pread", errno: (error as? Errno)?.rawValue ?? EIO))
-            }
-            guard n > 0 else { throw .storage(.io(path: path, operation: "pread (unexpected end of file)", errno: EIO)) }
-            done += n
+        let got: Int
+        do {
+            got = try FileDescriptor(rawValue: descriptor).readFully(fromAbsoluteOffset: offset, count: length, into: &bytes, at: 0)
+        } catch {
+            throw .storage(.io(path: path, operation: "pread", errno: error.rawValue))
         }
+        guard got == length else { throw .storage(.io(path: path, operation: "pread (unexpected end of file)", errno: EIO)) }
         return bytes
     }
 }

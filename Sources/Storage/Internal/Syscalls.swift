@@ -82,7 +82,8 @@ extension FileDescriptor {
     ///
     /// The corresponding C function is `pread`, which leaves the file offset
     /// alone, so any number of threads can call this on one descriptor.
-    func readFully(
+    /// Public for the layers above that read a reply's Data.fs ranges.
+    public func readFully(
         fromAbsoluteOffset offset: UInt64, count: Int, into buffer: inout [UInt8], at start: Int
     ) throws(Errno) -> Int {
         precondition(count >= 0 && start >= 0 && start + count <= buffer.count)
