@@ -3,6 +3,7 @@
 // zodbfs: a FUSE filesystem over a ZODB FileStorage.
 // Targets follow the layers of DESIGN.md; every dependency points down:
 //   zodbfs (CLI) → FUSE → FS → OFS → ZODB → {Pickle, Storage}
+//   zodbfs (CLI) → ZEO → {Pickle, Storage}   (a storage reached over the network)
 // Only CFuse3 and FUSE know that libfuse exists.
 import PackageDescription
 
@@ -17,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        // The ZEO client's connection.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -40,6 +43,17 @@ let package = Package(
             ]
         ),
         .target(name: "ZODB", dependencies: ["Pickle", "Storage"]),
+        // A ZEO 5 client: the same storage protocol as FileStorage, over a
+        // connection to a ZEO server.
+        .target(
+            name: "ZEO",
+            dependencies: [
+                "Pickle", "Storage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "OFS", dependencies: ["ZODB"]),
         .target(
             name: "FS",
@@ -56,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "zodbfs",
             dependencies: [
-                "FUSE", "FS",
+                "FUSE", "FS", "ZEO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,6 +83,7 @@ let package = Package(
         .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ZODBTests", dependencies: ["ZODB", "TestSupport"]),
+        .testTarget(name: "ZEOTests", dependencies: ["ZEO", "TestSupport"]),
         .testTarget(name: "OFSTests", dependencies: ["OFS", "TestSupport"]),
         .testTarget(
             name: "FSTests",

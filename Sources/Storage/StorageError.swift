@@ -49,6 +49,14 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
     /// A pack was asked for while one runs on the same storage (ZODB's
     /// "Already packing").
     case packInProgress(path: String)
+    /// A storage reached over the network (a ZEO server) could not be
+    /// reached within the time allowed, or the connection dropped while a
+    /// call waited for its answer. Nothing was changed by this call unless
+    /// it was a commit whose outcome could not be learnt (`reason` says so).
+    case disconnected(server: String, reason: String)
+    /// The server answered a call with an error this client does not turn
+    /// into one of the cases above (`class` is the Python exception class).
+    case serverError(server: String, class: String, message: String)
 
     /// The errno a filesystem call that failed with this error returns.
     ///
@@ -63,6 +71,7 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
     ///   `TransientError`, one that a retry on fresh data resolves.
     /// - Invalid transaction: `EINVAL`.
     /// - A pack while one runs: `EBUSY`.
+    /// - A ZEO server away or failing: `EIO`.
     public var errno: Int32 { systemErrno.rawValue }
 
     /// ``errno`` as swift-system's `Errno`.
@@ -79,6 +88,7 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
         case .conflict: .resourceTemporarilyUnavailable
         case .invalidTransaction: .invalidArgument
         case .packInProgress: .resourceBusy
+        case .disconnected, .serverError: .ioError
         }
     }
 
@@ -114,6 +124,10 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
             "invalid transaction: \(reason)"
         case .packInProgress(let path):
             "\(path): a pack is already running"
+        case .disconnected(let server, let reason):
+            "ZEO server \(server): \(reason)"
+        case .serverError(let server, let className, let message):
+            "ZEO server \(server) answered \(className): \(message)"
         }
     }
 }
