@@ -33,6 +33,8 @@ final class ChunkTable: Sendable {
     private enum Piece: Sendable, Equatable {
         case stored(FileRange)
         case inline([UInt8])
+        /// Bytes of a link's record, as the storage loads it (ZEO).
+        case record(OID, Range<Int>)
     }
 
     /// The pieces of one read: Data.fs ranges only (the usual case, handed
@@ -54,6 +56,8 @@ final class ChunkTable: Sendable {
         /// File offset at which each link starts, ascending.
         var starts: [UInt64] = []
         var payloads: [PdataLink.Payload] = []
+        /// The link each payload belongs to.
+        var links: [OID] = []
         var builtEnd: UInt64 = 0
         var next: OID?
         var seen: Set<OID> = []
@@ -88,16 +92,18 @@ final class ChunkTable: Sendable {
     /// to the end of the chain: as Data.fs ranges for the bridge to splice,
     /// or — only for a chain with links too small to locate, where the reply
     /// mixes both — assembled in memory (at most one request long).
-    func read(offset: UInt64, length: Int, storage: FileStorage) throws(FSError) -> ReadReply {
+    func read(offset: UInt64, length: Int, storage: any ObjectStorage) throws(FSError) -> ReadReply {
         let end = min(size, offset + UInt64(length))
         guard offset < end else { return .bytes([]) }
         // One look at the storage per read: the generation to build in, and
-        // the descriptor its positions are read from.
-        var file = storage.currentFile
+        // the descriptor its positions are read from. A storage without a
+        // file (ZEO) has one generation and no descriptor.
+        let fileStorage = storage as? FileStorage
+        var file = fileStorage?.currentFile ?? (generation: 0, descriptor: -1)
         let (slice, generation) = try state.withLock { (s: inout State) throws(FSError) -> (Slice, UInt64) in
             var attempts = 0
             while true {
-                if attempts > 0 { file = storage.currentFile }
+                if attempts > 0, let fileStorage { file = fileStorage.currentFile }
                 if s.generation != file.generation { s = Self.empty(first: firstLink, generation: file.generation) }
                 do throws(FSError) {
                     while s.builtEnd < end, let next = s.next {
@@ -120,13 +126,19 @@ final class ChunkTable: Sendable {
             switch piece {
             case .inline(let inline): bytes += inline
             case .stored(let range):
-                do { bytes += try storage.read(at: range.offset, count: range.length, generation: generation) } catch { throw .storage(error) }
+                guard let fileStorage else { throw .corruptObject("a Data.fs range of \(oid) without a Data.fs") }
+                do { bytes += try fileStorage.read(at: range.offset, count: range.length, generation: generation) } catch { throw .storage(error) }
+            case .record(let link, let range):
+                let record: [UInt8]
+                do { record = try storage.load(link).data } catch { throw .storage(error) }
+                guard range.upperBound <= record.count else { throw .corruptObject("Pdata \(link) changed while \(oid) was read") }
+                bytes += record[range]
             }
         }
         return .bytes(bytes)
     }
 
-    private static func walk(_ oid: OID, state s: inout State, storage: FileStorage) throws(FSError) {
+    private static func walk(_ oid: OID, state s: inout State, storage: any ObjectStorage) throws(FSError) {
         guard s.seen.insert(oid).inserted else {
             throw .corruptObject("Pdata chain loops back to \(oid)")
         }
@@ -138,12 +150,13 @@ final class ChunkTable: Sendable {
         }
         // A pack swapped files between two links: start over in the new one.
         guard link.generation == s.generation else { throw .packedMeanwhile }
-        if case .stored(let position, _) = link.payload {
-            prefetch(around: position, state: &s, storage: storage)
+        if case .stored(let position, _) = link.payload, let fileStorage = storage as? FileStorage {
+            prefetch(around: position, state: &s, storage: fileStorage)
         }
         if link.length > 0 {
             s.starts.append(s.builtEnd)
             s.payloads.append(link.payload)
+            s.links.append(oid)
             s.builtEnd += UInt64(link.length)
         }
         s.next = link.next
@@ -204,6 +217,9 @@ final class ChunkTable: Sendable {
             case .inline(let bytes):
                 if mixed == nil { mixed = ranges.map(Piece.stored) }
                 mixed!.append(.inline(Array(bytes[Int(from)..<Int(to)])))
+            case .inRecord(let offset, _):
+                if mixed == nil { mixed = ranges.map(Piece.stored) }
+                mixed!.append(.record(s.links[i], (offset + Int(from))..<(offset + Int(to))))
             }
             cursor = start + to
             i += 1

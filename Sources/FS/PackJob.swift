@@ -24,7 +24,7 @@ public final class PackJob: ControlJob {
         var refused: String?
     }
 
-    let storage: FileStorage
+    let storage: any ObjectStorage
     let bytesPerSecond: Double?
     /// The wall clock, for tests that pack to "now".
     let now: @Sendable () -> Date
@@ -32,7 +32,7 @@ public final class PackJob: ControlJob {
     /// One line per pack start, phase and result (DESIGN.md: operators follow the log).
     let logger: Logger
 
-    public init(storage: FileStorage, bytesPerSecond: Double? = nil, logger: Logger = Logger(label: "zodbfs"),
+    public init(storage: any ObjectStorage, bytesPerSecond: Double? = nil, logger: Logger = Logger(label: "zodbfs"),
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.storage = storage
         self.bytesPerSecond = bytesPerSecond
@@ -108,6 +108,7 @@ public final class PackJob: ControlJob {
     private func run(until time: Date) {
         let started = Date()
         let stop = ISO8601DateFormatter().string(from: time)
+        guard let storage = storage as? FileStorage else { return runOnServer(until: time, started: started) }
         logger.info("pack of \(storage.path) to \(stop) started\(bytesPerSecond.map { String(format: " (at most %.0f MB/s)", $0 / 1e6) } ?? "")")
         var options = PackOptions(bytesPerSecond: bytesPerSecond)
         options.progress = { [self] progress in
@@ -136,6 +137,34 @@ public final class PackJob: ControlJob {
         }
     }
 
+    /// A ZEO mount: the server packs its own file (`zeopack`'s call); its
+    /// progress is not visible from here, only the start and the end.
+    private func runOnServer(until time: Date, started: Date) {
+        let stop = ISO8601DateFormatter().string(from: time)
+        var outcome: String
+        if let server = storage as? any ServerPackedStorage {
+            logger.info("asking \(storage.name) to pack to \(stop)")
+            let sizeBefore = storage.size
+            do {
+                try server.pack(before: time.timeIntervalSince1970)
+                outcome = String(format: "ok: packed by the server, %llu -> %llu bytes (%.2f s)",
+                                 sizeBefore, storage.size, Date().timeIntervalSince(started))
+                logger.info("pack of \(storage.name) to \(stop): \(outcome)")
+            } catch {
+                outcome = "failed: \(error)"
+                logger.error("pack of \(storage.name) to \(stop) failed: \(error)")
+            }
+        } else {
+            outcome = "failed: \(storage.name) cannot be packed from here"
+        }
+        let stamp = ISO8601DateFormatter().string(from: started)
+        status.withLock { s in
+            s.running = false
+            s.progress = nil
+            s.last = "\(stamp) pack to \(stop) \(outcome)"
+        }
+    }
+
     /// One line about a finished pack, for the status and the CLI.
     public static func describe(_ result: PackResult) -> String {
         let seconds = String(format: "%.2f", result.seconds)
@@ -153,7 +182,7 @@ public final class PackJob: ControlJob {
         var text = "state: \(s.running ? "running" : "idle")\n"
         if s.running {
             if let stop = s.stop { text += "pack_time: \(stop)\n" }
-            text += Self.progressLines(s.progress)
+            text += storage is FileStorage ? Self.progressLines(s.progress) : "phase: packing on the server\n"
         }
         if let last = s.last { text += "last: \(last)\n" }
         if let refused = s.refused { text += "refused: \(refused)\n" }

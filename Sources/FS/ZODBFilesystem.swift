@@ -36,11 +36,14 @@ public final class ZODBFilesystem: Sendable {
         public var follow: Bool = true
         /// Seconds between checks for appended transactions.
         public var followInterval: Double = 0.2
+        /// Where writes are spooled until their commit; nil: `Data.fs.spool`
+        /// beside a FileStorage.
+        public var spoolPath: String?
         public var logger = Logger(label: "zodbfs")
         public init() {}
     }
 
-    public let storage: FileStorage
+    public let storage: any ObjectStorage
     public let options: Options
     public let inodes: InodeMap
     let loader: ObjectLoader
@@ -63,7 +66,7 @@ public final class ZODBFilesystem: Sendable {
     /// What `mount` was given, shown by `.zodbfs/info`.
     private let rootDescription: String
 
-    public init(storage: FileStorage, options: Options) throws(FSError) {
+    public init(storage: any ObjectStorage, options: Options) throws(FSError) {
         self.storage = storage
         self.options = options
         let loader = ObjectLoader(storage: storage)
@@ -88,8 +91,10 @@ public final class ZODBFilesystem: Sendable {
             writer = nil
         } else {
             guard !storage.isReadOnly else { throw .invalidArgument("a writable mount needs a storage opened read-write") }
+            let spoolPath = options.spoolPath ?? (storage as? FileStorage).map { $0.path + ".spool" }
+            guard let spoolPath else { throw .invalidArgument("a writable mount of \(storage.name) needs a spool folder") }
             writer = StoreWriter(storage: storage, committer: Committer(storage: storage),
-                                 spool: try SpoolDirectory(storagePath: storage.path))
+                                 spool: try SpoolDirectory(path: spoolPath))
         }
     }
 
@@ -388,8 +393,8 @@ public final class ZODBFilesystem: Sendable {
         let blockSize: UInt64 = 4096
         var free: UInt64 = 0
         var available: UInt64 = 0
-        if !options.readOnly,
-           let space = try? FileManager.default.attributesOfFileSystem(forPath: storage.path),
+        if !options.readOnly, let local = storage as? FileStorage,
+           let space = try? FileManager.default.attributesOfFileSystem(forPath: local.path),
            let bytes = (space[.systemFreeSize] as? NSNumber)?.uint64Value {
             free = bytes / blockSize
             available = free
@@ -464,15 +469,11 @@ public final class ZODBFilesystem: Sendable {
             return job(control).statusText()
         case .info:
             let last = storage.lastTransaction
-            return """
-            storage: \(storage.path)
-            format: \(storage.magic)
-            size: \(storage.size)
-            objects: \(storage.objectCount)
+            return storage.statusLines.map { $0 + "\n" }.joined() + """
             last_transaction: 0x\(last) \(last.isoString)
             root: \(rootDescription) (oid 0x\(inodes.rootOID))
             read_only: \(options.readOnly)
-            follow: \(options.follow && options.readOnly)
+            follow: \(options.follow && storage.seesOtherWriters)
             pid: \(getpid())
 
             """
@@ -494,8 +495,8 @@ public final class ZODBFilesystem: Sendable {
 
     /// Starts background work (follow mode) once the mount is live.
     public func start() {
-        // A writable mount holds the lock: nobody else appends.
-        guard options.follow, options.readOnly else { return }
+        // A writable FileStorage mount holds the lock: nobody else appends.
+        guard options.follow, storage.seesOtherWriters else { return }
         follower.withLock { f in
             guard f == nil else { return }
             let started = Follower(interval: options.followInterval) { [weak self] in self?.followOnce() }

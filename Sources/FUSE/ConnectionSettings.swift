@@ -16,7 +16,7 @@ enum ConnectionSettings {
     static let maximumBackground: UInt32 = 64
     static let congestionThreshold: UInt32 = 48
 
-    static func negotiate(_ connection: UnsafeMutablePointer<fuse_conn_info>, writable: Bool, logger: Logger) {
+    static func negotiate(_ connection: UnsafeMutablePointer<fuse_conn_info>, writebackCache: Bool, logger: Logger) {
         let capable = connection.pointee.capable
         var want = connection.pointee.want
 
@@ -46,8 +46,11 @@ enum ConnectionSettings {
         // writes every dirty page back before it sends FLUSH (close) or
         // FSYNC, and only those commit. Nobody else writes the store while
         // the mount holds its lock, so the kernel's cached size and mtime
-        // stay true. Read-only mounts follow other writers and keep it off.
-        if writable { request(FUSE_CAP_WRITEBACK_CACHE) } else { decline(FUSE_CAP_WRITEBACK_CACHE) }
+        // stay true. Mounts with other writers (read-only ones following a
+        // Data.fs, ZEO mounts) keep it off: with it the kernel trusts its own
+        // cached size of a file over the size the filesystem reports, so a
+        // body another client replaced would keep its old length.
+        if writebackCache { request(FUSE_CAP_WRITEBACK_CACHE) } else { decline(FUSE_CAP_WRITEBACK_CACHE) }
         // Splice on the receive side only pays for large WRITE payloads;
         // every other request would cost an extra copy out of the pipe.
         decline(FUSE_CAP_SPLICE_READ)

@@ -17,7 +17,9 @@ enum LowLevelOperations {
         operations.`init` = { userdata, connection in
             guard let userdata, let connection else { return }
             let context = Unmanaged<SessionContext>.fromOpaque(userdata).takeUnretainedValue()
-            ConnectionSettings.negotiate(connection, writable: !context.filesystem.options.readOnly, logger: context.logger)
+            let filesystem = context.filesystem
+            let writeback = !filesystem.options.readOnly && !filesystem.storage.seesOtherWriters
+            ConnectionSettings.negotiate(connection, writebackCache: writeback, logger: context.logger)
         }
         installReading(into: &operations)
         installModifying(into: &operations)

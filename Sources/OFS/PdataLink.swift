@@ -16,6 +16,11 @@ public struct PdataLink: Sendable, Equatable {
         case stored(offset: UInt64, length: Int)
         /// Payload too small to be left in place (or stored as text).
         case inline([UInt8])
+        /// Bytes `offset ..< offset + length` of the link's record pickle as
+        /// the storage's `load` returns it: for storages without a file to
+        /// read positions from (a ZEO server), where the record itself —
+        /// held in the client's cache — is the payload's home.
+        case inRecord(offset: Int, length: Int)
     }
     public var oid: OID
     public var tid: TID
@@ -29,6 +34,7 @@ public struct PdataLink: Sendable, Equatable {
         switch payload {
         case .stored(_, let length): return length
         case .inline(let bytes): return bytes.count
+        case .inRecord(_, let length): return length
         }
     }
 
@@ -40,7 +46,8 @@ public struct PdataLink: Sendable, Equatable {
     /// Payloads at least this long are located rather than copied.
     static let inPlaceThreshold = 256
 
-    public static func read(_ oid: OID, storage: FileStorage) throws(RecordError) -> PdataLink {
+    public static func read(_ oid: OID, storage: any ObjectStorage) throws(RecordError) -> PdataLink {
+        guard let storage = storage as? FileStorage else { return try readLoaded(oid, storage: storage) }
         let location: DataRecord
         do {
             location = try storage.currentRecord(oid)
@@ -69,10 +76,19 @@ public struct PdataLink: Sendable, Equatable {
         } catch {
             throw .badPickle(oid: oid, reason: "\(error)")
         }
+        return try link(oid, tid: location.tid, state: state, generation: location.generation) { offset, length in
+            .stored(offset: location.pickleOffset + UInt64(offset), length: length)
+        }
+    }
+
+    /// The link a decoded Pdata state describes; `place` turns a payload
+    /// left in the input (offset in the pickle, length) into its address.
+    private static func link(_ oid: OID, tid: TID, state: PickleValue, generation: UInt64,
+                             place: (Int, Int) -> Payload) throws(RecordError) -> PdataLink {
         let payload: Payload
         switch state["data"] {
         case .byteRange(let offset, let length)?:
-            payload = .stored(offset: location.pickleOffset + UInt64(offset), length: length)
+            payload = place(offset, length)
         case .bytes(let bytes)?:
             payload = .inline(bytes)
         case .string(let text)?:
@@ -81,6 +97,29 @@ public struct PdataLink: Sendable, Equatable {
             throw .unexpectedState(oid: oid, expected: "a Pdata state with data")
         }
         let next = state["next"].flatMap { PersistentReference($0)?.oid }
-        return PdataLink(oid: oid, tid: location.tid, payload: payload, next: next, generation: location.generation)
+        return PdataLink(oid: oid, tid: tid, payload: payload, next: next, generation: generation)
+    }
+
+    /// A link of a storage that hands out whole records: the record is
+    /// loaded (and so cached by the storage) and decoded without copying
+    /// the payload, which then stays addressed inside the record.
+    private static func readLoaded(_ oid: OID, storage: any ObjectStorage) throws(RecordError) -> PdataLink {
+        let loaded: (data: [UInt8], tid: TID)
+        do {
+            loaded = try storage.load(oid)
+        } catch {
+            throw .storage(error)
+        }
+        var decoder = PickleDecoder(PickleInput(loaded.data), largeBytesThreshold: inPlaceThreshold)
+        let state: PickleValue
+        do {
+            _ = try decoder.decodeNext()
+            state = try decoder.decodeNext()
+        } catch {
+            throw .badPickle(oid: oid, reason: "\(error)")
+        }
+        return try link(oid, tid: loaded.tid, state: state, generation: 0) { offset, length in
+            .inRecord(offset: offset, length: length)
+        }
     }
 }

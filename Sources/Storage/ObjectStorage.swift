@@ -40,6 +40,9 @@ public protocol ObjectStorage: AnyObject, Sendable {
     func commit(_ records: [PendingRecord], metadata: TransactionMetadata) throws(StorageError) -> CommitResult
     /// Transactions committed by others since the last call, oldest first.
     func poll() throws(StorageError) -> [TransactionSummary]
+    /// Ends the storage's use: what must be saved is saved (a FileStorage's
+    /// index), connections are closed. Later calls fail.
+    func close()
 }
 
 extension FileStorage: ObjectStorage {
@@ -52,4 +55,11 @@ extension FileStorage: ObjectStorage {
     public var statusLines: [String] {
         ["storage: \(path)", "format: \(magic)", "size: \(size)", "objects: \(objectCount)"]
     }
+}
+
+/// A storage that packs elsewhere: a ZEO server packs its own file when a
+/// client asks, as `zeopack` does; the client sees only the start and the end.
+public protocol ServerPackedStorage: ObjectStorage {
+    /// Packs as of `time` (seconds since the epoch); returns when done.
+    func pack(before time: Double) throws(StorageError)
 }

@@ -38,7 +38,7 @@ import SystemPackage
 /// (`ClientIO.verify`): the server's last tid, then `getInvalidations`
 /// since the last tid it knew; if the server cannot list them, every
 /// object this client has loaded is treated as changed.
-public final class ZEOStorage: ObjectStorage {
+public final class ZEOStorage: ServerPackedStorage {
     public struct Options: Sendable {
         /// The storage name the server serves (`<filestorage 1>`).
         public var storageName = "1"

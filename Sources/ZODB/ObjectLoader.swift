@@ -5,9 +5,9 @@ import Storage
 /// connection without a cache (FS keeps its own per-revision caches, keyed
 /// by tid, so it can drop exactly what a new transaction changed).
 public struct ObjectLoader: Sendable {
-    public let storage: FileStorage
+    public let storage: any ObjectStorage
 
-    public init(storage: FileStorage) {
+    public init(storage: any ObjectStorage) {
         self.storage = storage
     }
 

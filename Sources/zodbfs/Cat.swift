@@ -21,15 +21,7 @@ struct Cat: ParsableCommand {
             var offset: UInt64 = 0
             let step = 1 << 20
             while true {
-                var chunk: [UInt8] = []
-                switch try fs.read(inode, handle: reply.handle, offset: offset, size: step) {
-                case .bytes(let bytes):
-                    chunk = bytes
-                case .fileRanges(_, let ranges):
-                    for range in ranges {
-                        chunk += try fs.storage.read(at: range.offset, count: range.length)
-                    }
-                }
+                let chunk = try fs.read(inode, handle: reply.handle, offset: offset, size: step).assembled(path: store)
                 if chunk.isEmpty { break }
                 out.write(Data(chunk))
                 offset += UInt64(chunk.count)

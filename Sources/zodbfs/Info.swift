@@ -1,5 +1,6 @@
 import ArgumentParser
 import FS
+import Storage
 
 /// `zodbfs info STORE`: what `.zodbfs/info` shows, for a Data.fs that is not mounted.
 struct Info: ParsableCommand {
@@ -11,6 +12,6 @@ struct Info: ParsableCommand {
     func run() throws {
         let fs = try StoreAccess.filesystem(store)
         print(fs.infoText(), terminator: "")
-        print("index: \(fs.storage.usedIndexFile ? "Data.fs.index used" : "rebuilt by a scan")")
+        print("index: \((fs.storage as? FileStorage)?.usedIndexFile == true ? "Data.fs.index used" : "rebuilt by a scan")")
     }
 }

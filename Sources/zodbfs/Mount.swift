@@ -4,6 +4,7 @@ import FUSE
 import Foundation
 import Logging
 import Storage
+import ZEO
 
 /// `zodbfs mount [STORE] [MOUNTPOINT]`, also `zodbfs STORE MOUNTPOINT -o …`
 /// (the default subcommand) as `mount -t fuse.zodbfs` and fstab run it.
@@ -13,8 +14,8 @@ import Storage
 struct Mount: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Mount a Data.fs.")
 
-    @Argument(help: "The Data.fs file.") var store: String = "var/Data.fs"
-    @Argument(help: "An empty directory to mount on.") var mountpoint: String = "Mount"
+    @Argument(help: "The Data.fs file (default var/Data.fs); left out with --zeo.") var store: String?
+    @Argument(help: "An empty directory to mount on (default Mount).") var mountpoint: String?
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground; log to stderr.") var foreground = false
     @Flag(name: .long, help: "Refuse every change; open Data.fs without taking its lock, so a running Zope may keep it.") var readOnly = false
     @Option(name: .long, help: "Mount this folder below the root instead, e.g. /site/files.") var root: String = ""
@@ -26,11 +27,19 @@ struct Mount: ParsableCommand {
     @Option(name: .long, help: "The repozo repository that .zodbfs/backup writes into.") var backupDir: String?
     @Flag(name: .long, help: "Compress the backups .zodbfs/backup writes.") var backupGzip = false
     @Option(name: .long, help: "Limit what a pack started through .zodbfs/pack reads and writes, in MB/s.") var packRate: Double?
+    @Option(name: .long, help: "Mount the storage a ZEO server serves instead of a Data.fs: HOST:PORT, PORT, or a unix socket path.") var zeo: String?
+    @Option(name: .long, help: "The storage name on the ZEO server.") var zeoStorage: String = "1"
+    @Option(name: .long, help: "MiB of objects a ZEO mount keeps in memory.") var zeoCache: Int = 64
+    @Option(name: .long, help: "Seconds a ZEO mount's operations wait for a server that went away before failing with EIO.") var zeoWait: Double = 30
+    @Option(name: .long, help: "Where a ZEO mount spools writes until they commit (default: a folder under /var/tmp named for the mount point).") var spoolDir: String?
 
     func validate() throws {
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel): unknown level") }
         if let packRate, !(packRate > 0) { throw ValidationError("--pack-rate must be above 0 (MB/s)") }
+        if let zeo, ServerAddress(zeo) == nil { throw ValidationError("--zeo \(zeo): not HOST:PORT, PORT or a socket path") }
+        if zeo != nil, store != nil, mountpoint != nil { throw ValidationError("--zeo mounts the server's storage: give only the mount point") }
+        guard zeoCache >= 0, zeoWait > 0 else { throw ValidationError("--zeo-cache and --zeo-wait must be positive") }
     }
 
     func run() throws {
@@ -59,8 +68,29 @@ struct Mount: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "zodbfs")
-        let storage = try StoreAccess.open(store, readOnly: readOnly, forMount: true)
+        // With --zeo the one positional argument is the mount point.
+        let store = zeo == nil ? self.store ?? "var/Data.fs" : ""
+        let mountpoint = (zeo == nil ? self.mountpoint : self.mountpoint ?? self.store) ?? "Mount"
         var options = ZODBFilesystem.Options()
+        let storage: any ObjectStorage
+        if let zeo, let address = ServerAddress(zeo) {
+            var zeoOptions = ZEOStorage.Options()
+            zeoOptions.storageName = zeoStorage
+            zeoOptions.readOnly = readOnly
+            zeoOptions.cacheBytes = zeoCache << 20
+            zeoOptions.waitForServer = zeoWait
+            zeoOptions.logger = logger
+            do {
+                storage = try ZEOStorage(address: address, options: zeoOptions)
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+            let absoluteMountpoint = URL(fileURLWithPath: mountpoint).standardizedFileURL.path
+            options.spoolPath = spoolDir ?? "/var/tmp/zodbfs-" + absoluteMountpoint.split(separator: "/").joined(separator: "-") + ".spool"
+        } else {
+            storage = try StoreAccess.open(store, readOnly: readOnly, forMount: true)
+            options.spoolPath = spoolDir
+        }
         options.readOnly = readOnly
         options.rootPath = list.root ?? root
         options.follow = !noFollow
@@ -72,10 +102,13 @@ struct Mount: ParsableCommand {
         do {
             filesystem = try ZODBFilesystem(storage: storage, options: options)
         } catch {
-            throw CommandFailure("\(store): \(error)")
+            throw CommandFailure("\(storage.name): \(error)")
         }
         var backupJob: BackupJob?
         if let backupDir {
+            guard let storage = storage as? FileStorage else {
+                throw CommandFailure("--backup-dir: back up a ZEO storage on the server, from its Data.fs (zodbfs backup or repozo)")
+            }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: backupDir, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw CommandFailure("--backup-dir \(backupDir): no such folder")
@@ -91,7 +124,7 @@ struct Mount: ParsableCommand {
             filesystem.install(job, as: .pack)
             packJob = job
         }
-        let absoluteStore = URL(fileURLWithPath: store).standardizedFileURL.path
+        let absoluteStore = zeo.map { "zeo:\($0)" } ?? URL(fileURLWithPath: store).standardizedFileURL.path
         let configuration = MountConfiguration(
             mountpoint: mountpoint, readOnly: options.readOnly, allowOther: allowOther,
             fsName: absoluteStore, extraOptions: list.fuse,

@@ -31,7 +31,7 @@ import TestSupport
         let store = try WritableStore()
         let repository = store.scratch.path("repo")
         try FileManager.default.createDirectory(atPath: repository, withIntermediateDirectories: true)
-        let job = BackupJob(repository: BackupRepository(path: repository), storage: store.filesystem.storage)
+        let job = BackupJob(repository: BackupRepository(path: repository), storage: store.filesystem.fileStorage)
         #expect(Self.fields(job.statusText())["state"] == "idle")
         #expect(errnoOf { try job.start("everything") } == EINVAL)
         #expect(job.statusText().contains("refused: unknown command"))

@@ -47,7 +47,7 @@ extension ZODBFilesystem {
             switch try read(inode, handle: reply.handle, offset: offset, size: 1 << 20) {
             case .bytes(let b): chunk = b
             case .fileRanges(_, let ranges):
-                for r in ranges { chunk += try storage.read(at: r.offset, count: r.length) }
+                for r in ranges { chunk += try fileStorage.read(at: r.offset, count: r.length) }
             }
             if chunk.isEmpty { break }
             digest.update(chunk)
@@ -71,4 +71,9 @@ func childNames(of folder: String, in fixture: ZopeFixture) -> Set<String> {
         let parent = (entry.path as NSString).deletingLastPathComponent
         return parent == folder ? (entry.path as NSString).lastPathComponent : nil
     })
+}
+
+extension ZODBFilesystem {
+    /// The mounted FileStorage: every filesystem these tests build has one.
+    var fileStorage: FileStorage { storage as! FileStorage }
 }

@@ -40,7 +40,7 @@ import TestSupport
         let inode = try fs.resolve(path: big.path)
         let handle = try fs.open(inode, flags: O_RDONLY).handle
         defer { fs.release(inode, handle: handle) }
-        var bytes = try fs.read(inode, handle: handle, offset: 0, size: 1 << 20).assembled(path: fs.storage.path)
+        var bytes = try fs.read(inode, handle: handle, offset: 0, size: 1 << 20).assembled(path: fs.fileStorage.path)
         #expect(bytes.count == 1 << 20)
 
         let job = PackJob(storage: fs.storage)
@@ -56,10 +56,10 @@ import TestSupport
         let status = job.statusText()
         #expect(status.contains("state: idle"))
         #expect(status.contains("ok: "), "\(status)")
-        #expect(fs.storage.generation == 1)
+        #expect(fs.fileStorage.generation == 1)
 
         while bytes.count < big.size! {
-            let chunk = try fs.read(inode, handle: handle, offset: UInt64(bytes.count), size: 1 << 20).assembled(path: fs.storage.path)
+            let chunk = try fs.read(inode, handle: handle, offset: UInt64(bytes.count), size: 1 << 20).assembled(path: fs.fileStorage.path)
             if chunk.isEmpty { break }
             bytes += chunk
         }

@@ -71,8 +71,8 @@ import Testing
             switch try fs.read(inode, handle: reply.handle, offset: offset, size: size) {
             case .bytes(let b): return b
             case .fileRanges(let fd, let ranges):
-                #expect(fd == fs.storage.descriptor)
-                return try ranges.flatMap { try fs.storage.read(at: $0.offset, count: $0.length) }
+                #expect(fd == fs.fileStorage.descriptor)
+                return try ranges.flatMap { try fs.fileStorage.read(at: $0.offset, count: $0.length) }
             }
         }
         // Reading backwards in odd sizes across 64 KiB links gives the same bytes as forwards.

@@ -42,18 +42,18 @@ struct WritePathTests {
     func partialOverwrite() throws {
         let store = try WritableStore()
         var original = try store.read("files/big.bin")
-        let before = try store.filesystem.storage.transactions().count
+        let before = try store.filesystem.fileStorage.transactions().count
         let patch = pseudoRandomBytes(10, seed: 9)
         try store.patch("files/big.bin", at: 200_000, patch)
         original.replaceSubrange(200_000..<200_010, with: patch)
-        let transactions = try store.filesystem.storage.transactions()
+        let transactions = try store.filesystem.fileStorage.transactions()
         #expect(transactions.count == before + 1)
         #expect(transactions.last?.oids.count == 2, "one Pdata link and the File record")
         // Across a link boundary (77,881 is where the first link ends).
         let across = pseudoRandomBytes(1000, seed: 10)
         try store.patch("files/big.bin", at: 77_500, across)
         original.replaceSubrange(77_500..<78_500, with: across)
-        #expect(try store.filesystem.storage.transactions().last?.oids.count == 3)
+        #expect(try store.filesystem.fileStorage.transactions().last?.oids.count == 3)
         #expect(try store.read("files/big.bin") == original)
         let report = try store.verify()
         #expect(report.problems == [])
@@ -171,7 +171,7 @@ struct WritePathTests {
             #expect(errnoOf { _ = try store.filesystem.mkdir(parent: docs, name: name, mode: 0o755) } == EINVAL, "\(name)")
         }
         #expect(store.filesystem.refuseModification().errno == EPERM)
-        #expect(try store.filesystem.storage.transactions().count == (try TestEnvironment.zopeFixture().manifest.transactions ?? 0))
+        #expect(try store.filesystem.fileStorage.transactions().count == (try TestEnvironment.zopeFixture().manifest.transactions ?? 0))
     }
 
     @Test("chmod and utimens are kept; a second rsync would find them")

@@ -16,12 +16,21 @@ final class MountedStore {
         TestEnvironment.isCI || (access("/dev/fuse", R_OK | W_OK) == 0 && getuid() == 0)
     }
 
-    init(store: String, in scratch: ScratchDirectory, arguments: [String] = []) throws {
+    convenience init(store: String, in scratch: ScratchDirectory, arguments: [String] = []) throws {
+        try self.init(mounting: [store], store: store, in: scratch, arguments: arguments)
+    }
+
+    /// A mount of the storage a ZEO server serves (`zodbfs mount --zeo ADDRESS MOUNTPOINT`).
+    convenience init(zeo address: String, in scratch: ScratchDirectory, arguments: [String] = []) throws {
+        try self.init(mounting: ["--zeo", address], store: address, in: scratch, arguments: arguments)
+    }
+
+    private init(mounting source: [String], store: String, in scratch: ScratchDirectory, arguments: [String]) throws {
         self.store = store
         binary = try TestEnvironment.binary()
         mountpoint = scratch.path("mnt")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        let result = try runCommand(binary, ["mount", store, mountpoint] + arguments, timeout: 60)
+        let result = try runCommand(binary, ["mount"] + source + [mountpoint] + arguments, timeout: 60)
         guard result.status == 0 else {
             throw TestEnvironment.Missing(description: "mount failed (\(result.status)): \(result.stderr)")
         }

@@ -51,6 +51,8 @@ import ZODB
                     digest.update(try storage.read(at: offset, count: length))
                 case .inline(let bytes):
                     digest.update(bytes)
+                case .inRecord:
+                    Issue.record("a FileStorage link addressed inside its record")
                 }
                 total += link.length
                 links += 1

@@ -34,7 +34,7 @@ struct BodyCommit {
     static let chunk = UInt64(PdataChainLayout.chunkSize)
 
     /// Plans the body of `file`. `newOIDs` hands out oids for new links.
-    static func plan(_ file: OpenFile.State, storage: FileStorage,
+    static func plan(_ file: OpenFile.State, storage: any ObjectStorage,
                      newOIDs: (Int) throws(FSError) -> [OID]) throws(FSError) -> BodyCommit {
         let size = file.size
         if size < chunk {
@@ -49,7 +49,7 @@ struct BodyCommit {
         return try fresh(file, storage: storage, newOIDs: newOIDs)
     }
 
-    private static func fresh(_ file: OpenFile.State, storage: FileStorage,
+    private static func fresh(_ file: OpenFile.State, storage: any ObjectStorage,
                               newOIDs: (Int) throws(FSError) -> [OID]) throws(FSError) -> BodyCommit {
         let layout = PdataChainLayout(size: file.size)
         let oids = try newOIDs(layout.linkLengths.count)
@@ -68,7 +68,7 @@ struct BodyCommit {
         return BodyCommit(data: .chain(first: linkOIDs[0]), records: records, links: links)
     }
 
-    private static func edited(_ file: OpenFile.State, links old: [ChainLink], storage: FileStorage,
+    private static func edited(_ file: OpenFile.State, links old: [ChainLink], storage: any ObjectStorage,
                                newOIDs: (Int) throws(FSError) -> [OID]) throws(FSError) -> BodyCommit {
         let size = file.size
         // Links that still hold bytes of the file; the last may be cut short.
@@ -107,7 +107,7 @@ struct BodyCommit {
     }
 
     private static func record(_ oid: OID, expected: TID?, range: Range<UInt64>, next: PdataRecord.Next,
-                               file: OpenFile.State, storage: FileStorage) throws(FSError) -> PendingRecord {
+                               file: OpenFile.State, storage: any ObjectStorage) throws(FSError) -> PendingRecord {
         let framing = PdataRecord(payloadLength: Int(range.count), next: next)
         var segments: [PayloadSegment] = [.bytes(framing.prefix)]
         segments += try file.segments(range, storage: storage)

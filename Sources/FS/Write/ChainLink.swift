@@ -14,7 +14,7 @@ struct ChainLink: Sendable, Equatable {
 
     /// Every link of the chain starting at `first`, in file order. Reads two
     /// small pieces of each record (``PdataLink``), never the payloads.
-    static func walk(from first: OID, storage: FileStorage) throws(FSError) -> [ChainLink] {
+    static func walk(from first: OID, storage: any ObjectStorage) throws(FSError) -> [ChainLink] {
         var links: [ChainLink] = []
         var seen: Set<OID> = []
         var next: OID? = first

@@ -16,7 +16,7 @@ import Storage
 /// short commit lock, and concurrent commits share fsyncs there (group
 /// commit).
 struct Committer: Sendable {
-    let storage: FileStorage
+    let storage: any ObjectStorage
     var maxAttempts = 32
 
     /// Commits what `build` returns; returns the result and the oids written.

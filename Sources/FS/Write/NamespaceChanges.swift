@@ -169,7 +169,7 @@ extension ZODBFilesystem {
             head = Array(bytes.prefix(8192))
         case .chain(let first):
             let table = chunkTable(for: file, first: first)
-            head = try table.read(offset: 0, length: 8192, storage: storage).assembled(path: storage.path)
+            head = try table.read(offset: 0, length: 8192, storage: storage).assembled(path: storage.name)
         }
         guard stored == ContentTypeGuess.contentType(name: from, body: head) else { return nil }
         let fresh = ContentTypeGuess.contentType(name: to, body: head)

@@ -115,7 +115,7 @@ extension OpenFile.State {
 
     /// The file's current bytes in `range` (clipped to its size), for a read
     /// through the mount: at most one request long, so assembled in memory.
-    func read(_ range: Range<UInt64>, storage: FileStorage) throws(FSError) -> [UInt8] {
+    func read(_ range: Range<UInt64>, storage: any ObjectStorage) throws(FSError) -> [UInt8] {
         let clipped = range.clamped(to: 0..<size)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(clipped.count))
@@ -126,7 +126,7 @@ extension OpenFile.State {
                 if fd == spool?.descriptor {
                     bytes += try spool!.read(at: UInt64(offset), count: length)
                 } else {
-                    bytes += try FileRange(offset: UInt64(offset), length: length).read(from: fd.rawValue, path: storage.path)
+                    bytes += try FileRange(offset: UInt64(offset), length: length).read(from: fd.rawValue, path: storage.name)
                 }
             }
         }
@@ -136,7 +136,7 @@ extension OpenFile.State {
     /// The file's bytes in `range` as pieces a commit can copy without
     /// holding them: spool ranges for what was written, Data.fs ranges of the
     /// stored revision for the rest, zeros for holes.
-    func segments(_ range: Range<UInt64>, storage: FileStorage) throws(FSError) -> [PayloadSegment] {
+    func segments(_ range: Range<UInt64>, storage: any ObjectStorage) throws(FSError) -> [PayloadSegment] {
         var result: [PayloadSegment] = []
         for piece in written.pieces(of: range) {
             if piece.written, let spool {
@@ -156,7 +156,7 @@ extension OpenFile.State {
     }
 
     private func appendBase(_ range: Range<UInt64>, to result: inout [PayloadSegment],
-                            storage: FileStorage) throws(FSError) {
+                            storage: any ObjectStorage) throws(FSError) {
         switch base {
         case .empty:
             Self.appendZeros(Int(range.count), to: &result)

@@ -70,8 +70,8 @@ struct SpoolDirectory: Sendable {
     let path: String
 
     /// Creates the folder if needed and removes whatever an earlier run left.
-    init(storagePath: String) throws(FSError) {
-        path = storagePath + ".spool"
+    init(path: String) throws(FSError) {
+        self.path = path
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw FSError.spoolFailed(operation: "mkdir \(path)", errno: errno)
         }

@@ -10,7 +10,7 @@ import ZODB
 /// What a writable mount has that a read-only one lacks: the committer and
 /// the spool. Its existence is the mount's permission to write.
 struct StoreWriter: Sendable {
-    let storage: FileStorage
+    let storage: any ObjectStorage
     let committer: Committer
     let spool: SpoolDirectory
 
