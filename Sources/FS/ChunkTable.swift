@@ -69,6 +69,9 @@ final class ChunkTable: Sendable {
         var direction = 0
         /// The storage generation of the positions in `payloads`.
         var generation: UInt64 = 0
+        /// A storage across a network (ZEO): the farthest link oid asked for
+        /// ahead of the walk.
+        var guessedThrough: UInt64?
     }
 
     private let state: Mutex<State>
@@ -152,6 +155,8 @@ final class ChunkTable: Sendable {
         guard link.generation == s.generation else { throw .packedMeanwhile }
         if case .stored(let position, _) = link.payload, let fileStorage = storage as? FileStorage {
             prefetch(around: position, state: &s, storage: fileStorage)
+        } else if let next = link.next {
+            prefetch(after: oid, next: next, state: &s, storage: storage)
         }
         if link.length > 0 {
             s.starts.append(s.builtEnd)
@@ -190,6 +195,30 @@ final class ChunkTable: Sendable {
             s.prefetchedLow = low
             s.prefetchedHigh = low + window / 2
         }
+    }
+
+    static let guessedLinks: Int64 = 64
+
+    /// The links ahead of a walk over a storage that sends records over the
+    /// network, where every link is a round trip. Zope allocates a chain's
+    /// oids one after the other as `_read_data` builds it back to front
+    /// (and zodbfs's writer does the same), so a link's `next` is its oid
+    /// minus one: the oids of the next links can be guessed and asked for
+    /// together, one window at a time. A wrong guess costs one load of an
+    /// unrelated object.
+    private static func prefetch(after oid: OID, next: OID, state s: inout State, storage: any ObjectStorage) {
+        let step = Int64(bitPattern: next.rawValue &- oid.rawValue)
+        guard step == 1 || step == -1 else { return }
+        let distance = s.guessedThrough.map { Int64(bitPattern: $0 &- next.rawValue) * step } ?? -1
+        guard distance < guessedLinks / 2 else { return }
+        let from = distance < 0 ? Int64(1) : distance + 1
+        let guesses = (from...guessedLinks).compactMap { k -> OID? in
+            let (value, overflow) = Int64(bitPattern: next.rawValue).addingReportingOverflow(k * step)
+            return overflow || value < 0 ? nil : OID(UInt64(value))
+        }
+        guard let last = guesses.last else { return }
+        storage.prefetch(guesses)
+        s.guessedThrough = last.rawValue
     }
 
     /// The pieces covering [offset, end).

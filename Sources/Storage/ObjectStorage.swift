@@ -40,9 +40,16 @@ public protocol ObjectStorage: AnyObject, Sendable {
     func commit(_ records: [PendingRecord], metadata: TransactionMetadata) throws(StorageError) -> CommitResult
     /// Transactions committed by others since the last call, oldest first.
     func poll() throws(StorageError) -> [TransactionSummary]
-    /// Ends the storage's use: what must be saved is saved (a FileStorage's
+    /// A hint that `oids` will be loaded soon: a storage across a network
+    /// starts fetching them; one on a local disk has nothing to gain.
+    func prefetch(_ oids: [OID])
+        /// Ends the storage's use: what must be saved is saved (a FileStorage's
     /// index), connections are closed. Later calls fail.
     func close()
+}
+
+extension ObjectStorage {
+    public func prefetch(_ oids: [OID]) {}
 }
 
 extension FileStorage: ObjectStorage {

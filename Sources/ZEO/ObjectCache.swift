@@ -49,6 +49,11 @@ struct ObjectCache {
         return nil
     }
 
+    /// Whether `oid`'s record is held (for prefetching; not counted as a hit or miss).
+    func holds(_ oid: OID) -> Bool {
+        (young[oid] ?? old[oid])?.data != nil
+    }
+
     mutating func store(_ oid: OID, data: [UInt8]?, tid: TID) {
         old.removeValue(forKey: oid)
         insert(oid, Entry(data: data, tid: tid))

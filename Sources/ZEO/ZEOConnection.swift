@@ -38,6 +38,9 @@ final class ZEOConnection: ChannelInboundHandler, @unchecked Sendable {
     /// The protocol version agreed (`Z5`).
     private(set) var protocolVersion = ""
     private var pending: [Int64: Pending] = [:]
+    /// Current loads in flight, shared by every caller that asks for the
+    /// same oid meanwhile (ZEO's `load_before` collapses them the same way).
+    private var currentLoads: [OID: EventLoopFuture<PickleValue>] = [:]
     private var lastID: Int64 = 0
     private var isClosed = false
     private var closeReason = "connection closed"
@@ -141,6 +144,16 @@ final class ZEOConnection: ChannelInboundHandler, @unchecked Sendable {
         pending[lastID] = Pending(promise: promise, onReply: onReply)
         write(context: context, bytes)
         return promise.futureResult
+    }
+
+    /// `loadBefore(oid, z64 max)`: the current revision, one request per
+    /// oid however many callers (or prefetches) want it at once.
+    func loadCurrent(_ oid: OID, onReply: @escaping (PickleValue) -> Void) -> EventLoopFuture<PickleValue> {
+        if let inFlight = currentLoads[oid] { return inFlight }
+        let future = call("loadBefore", [.bytes(oid.bytes), .bytes(TID.max.bytes)], onReply: onReply)
+        currentLoads[oid] = future
+        future.whenComplete { [self] _ in currentLoads[oid] = nil }
+        return future
     }
 
     /// Sends an asynchronous call (no reply; the server reports a failure
