@@ -38,7 +38,7 @@ import sys, time, json
 import ZEO
 address, big, folder, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 def app():
-    db = ZEO.DB(address)
+    db = ZEO.DB(address, read_only=True)
     return db, db.open().root()['Application']
 def walk(obj, path):
     for part in path.split('/'):

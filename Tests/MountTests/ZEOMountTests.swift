@@ -98,16 +98,22 @@ import Testing
         let site = try Site()
         defer { site.scratch.cleanUp() }
         let mount = site.mount
+        // A Folder (`_objects`, no conflict resolution: the loser builds its
+        // change again) and a BTreeFolder2 (buckets the server may merge).
         let address = site.server.address
-        let zope = Thread { _ = try? Site.zope(address, ["add-many", "docs", "zope-", "15"]) }
-        zope.start()
-        for i in 0..<15 {
-            try Data("mount-\(i)\n".utf8).write(to: URL(fileURLWithPath: mount.path("docs/mount-\(i)")))
-        }
-        #expect(Self.within(120) { (0..<15).allSatisfy { FileManager.default.fileExists(atPath: mount.path("docs/zope-\($0)")) } } != nil)
-        let names = Set(try FileManager.default.contentsOfDirectory(atPath: mount.path("docs")))
-        for i in 0..<15 {
-            #expect(names.contains("mount-\(i)") && names.contains("zope-\(i)"), "\(i)")
+        for folder in ["docs", "many"] {
+            let zope = Thread { _ = try? Site.zope(address, ["add-many", folder, "zope-", "15"]) }
+            zope.start()
+            for i in 0..<15 {
+                try Data("mount-\(i)\n".utf8).write(to: URL(fileURLWithPath: mount.path("\(folder)/mount-\(i)")))
+            }
+            #expect(Self.within(120) {
+                (0..<15).allSatisfy { FileManager.default.fileExists(atPath: mount.path("\(folder)/zope-\($0)")) }
+            } != nil)
+            let names = Set(try FileManager.default.contentsOfDirectory(atPath: mount.path(folder)))
+            for i in 0..<15 {
+                #expect(names.contains("mount-\(i)") && names.contains("zope-\(i)"), "\(folder) \(i)")
+            }
         }
 
         // One file written on both sides: the last close wins. The mount's
@@ -124,9 +130,11 @@ import Testing
         #expect(try site.zope("sha256", "docs/both.bin").hasPrefix(sha256Hex(mine)))
         let report = try site.finish()
         #expect(report.problems == [])
-        for i in 0..<15 {
-            #expect(report["docs/mount-\(i)"]?.size == "mount-\(i)\n".utf8.count)
-            #expect(report["docs/zope-\(i)"] != nil)
+        for folder in ["docs", "many"] {
+            for i in 0..<15 {
+                #expect(report["\(folder)/mount-\(i)"]?.size == "mount-\(i)\n".utf8.count)
+                #expect(report["\(folder)/zope-\(i)"] != nil)
+            }
         }
         #expect(report["docs/both.bin"]?.size == 200_000)
     }
