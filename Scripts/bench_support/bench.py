@@ -203,12 +203,15 @@ class ZodbfsMount:
     def pid(self):
         return self.proc.pid
 
+    def command(self):
+        return [ZODBFS, 'mount', self.store, self.mountpoint, '--read-only',
+                '--allow-other', '-f']
+
     def fresh(self):
         self.unmount()
         with open(self.logfile, 'a') as logf:
             self.proc = subprocess.Popen(
-                [ZODBFS, 'mount', self.store, self.mountpoint, '--read-only',
-                 '--allow-other', '-f'], stdin=subprocess.DEVNULL, stdout=logf,
+                self.command(), stdin=subprocess.DEVNULL, stdout=logf,
                 stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 60
         while not self.is_mounted():

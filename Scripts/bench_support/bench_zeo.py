@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from bench import (MB, VENV_PYTHON, ZODBFS, Row, ZodbfsMount, dd_read,  # noqa: E402
                    drop_caches, ensure_fixture, fmt_mbps, fmt_s, log,
-                   machine_info, run, stop_process, table, tail)
+                   machine_info, stop_process, table, tail)
 
 RUNZEO = os.path.join(os.path.dirname(VENV_PYTHON), 'runzeo')
 SMALL_FILES = 1000
@@ -97,24 +97,10 @@ class ZEOServer:
 
 
 class ZEOMount(ZodbfsMount):
-    """A read-only zodbfs mount through the server."""
+    """A read-only zodbfs mount through the server (``store`` is its socket)."""
 
-    def __init__(self, socket, mountpoint, logfile):
-        super().__init__(socket, mountpoint, logfile)
-
-    def fresh(self):
-        self.unmount()
-        with open(self.logfile, 'a') as logf:
-            self.proc = subprocess.Popen(
-                [ZODBFS, 'mount', '--zeo', self.store, self.mountpoint, '--read-only', '-f'],
-                stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 60
-        while not self.is_mounted():
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.unmount()
-                raise RuntimeError('zodbfs --zeo mount failed: %s' % tail(self.logfile))
-            time.sleep(0.02)
-        return self
+    def command(self):
+        return [ZODBFS, 'mount', '--zeo', self.store, self.mountpoint, '--read-only', '-f']
 
 
 def cat_all(paths):

@@ -68,16 +68,20 @@ public struct PdataLink: Sendable, Equatable {
         } catch {
             throw .storage(error)
         }
-        var decoder = PickleDecoder(input, largeBytesThreshold: inPlaceThreshold)
-        let state: PickleValue
-        do {
-            _ = try decoder.decodeNext()
-            state = try decoder.decodeNext()
-        } catch {
-            throw .badPickle(oid: oid, reason: "\(error)")
-        }
+        let state = try decodeState(oid, input)
         return try link(oid, tid: location.tid, state: state, generation: location.generation) { offset, length in
             .stored(offset: location.pickleOffset + UInt64(offset), length: length)
+        }
+    }
+
+    /// The state pickle of a Pdata record, its payload left in the input.
+    private static func decodeState(_ oid: OID, _ input: PickleInput) throws(RecordError) -> PickleValue {
+        var decoder = PickleDecoder(input, largeBytesThreshold: inPlaceThreshold)
+        do {
+            _ = try decoder.decodeNext()
+            return try decoder.decodeNext()
+        } catch {
+            throw .badPickle(oid: oid, reason: "\(error)")
         }
     }
 
@@ -110,14 +114,7 @@ public struct PdataLink: Sendable, Equatable {
         } catch {
             throw .storage(error)
         }
-        var decoder = PickleDecoder(PickleInput(loaded.data), largeBytesThreshold: inPlaceThreshold)
-        let state: PickleValue
-        do {
-            _ = try decoder.decodeNext()
-            state = try decoder.decodeNext()
-        } catch {
-            throw .badPickle(oid: oid, reason: "\(error)")
-        }
+        let state = try decodeState(oid, PickleInput(loaded.data))
         return try link(oid, tid: loaded.tid, state: state, generation: 0) { offset, length in
             .inRecord(offset: offset, length: length)
         }
