@@ -104,7 +104,9 @@ public final class ZEOStorage: ServerPackedStorage {
     }
 
     deinit {
-        try? group.syncShutdownGracefully()
+        // Not the synchronous shutdown: the last reference may go away on
+        // the event loop itself (a reply's hook), which must not wait for itself.
+        group.shutdownGracefully { _ in }
     }
 
     /// Closes the connection and stops reconnecting. Later calls fail.

@@ -93,7 +93,8 @@ struct Mount: ParsableCommand {
         }
         options.readOnly = readOnly
         options.rootPath = list.root ?? root
-        options.follow = !noFollow
+        // A ZEO mount always applies the server's invalidations.
+        options.follow = !noFollow || zeo != nil
         options.logger = logger
         if let uid = list.uid { options.uid = uid }
         if let gid = list.gid { options.gid = gid }
