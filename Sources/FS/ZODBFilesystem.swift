@@ -65,6 +65,8 @@ public final class ZODBFilesystem: Sendable {
     let jobsTable = Mutex<[ControlNode: any ControlJob]>([:])
     /// What `mount` was given, shown by `.zodbfs/info`.
     private let rootDescription: String
+    /// Records come over the network (ZEO): worth asking for ahead of need.
+    let remoteStorage: Bool
 
     public init(storage: any ObjectStorage, options: Options) throws(FSError) {
         self.storage = storage
@@ -87,6 +89,7 @@ public final class ZODBFilesystem: Sendable {
         }
         inodes = InodeMap(rootOID: rootOID)
         rootDescription = walked.isEmpty ? "/" : walked
+        remoteStorage = !(storage is FileStorage)
         if options.readOnly {
             writer = nil
         } else {
@@ -194,6 +197,7 @@ public final class ZODBFilesystem: Sendable {
             let dir = try node(parentOID)
             guard dir.isDirectory else { throw .notADirectory }
             guard let child = dir.child(named: name) else { throw .notFound }
+            prefetchSiblings(after: name, in: dir)
             if let open = openFiles.file(inodes.inode(for: child.oid)) { return entry(attributes(of: open)) }
             return entry(attributes(of: try node(child.oid)))
         }
@@ -255,6 +259,9 @@ public final class ZODBFilesystem: Sendable {
         stats.readdirs.add(1, ordering: .relaxed)
         guard case .directory(let items)? = handles.body(handle) else { throw .badHandle }
         var index = Int(clamping: offset)
+        if plus, remoteStorage {
+            storage.prefetch(items[min(index, items.count)...].prefix(Self.prefetchedSiblings).compactMap(\.oid))
+        }
         while index < items.count {
             let item = items[index]
             var reply: EntryReply?
@@ -278,6 +285,18 @@ public final class ZODBFilesystem: Sendable {
             if plus, item.name != ".", item.name != ".." { countLookup(item.inode) }
             index += 1
         }
+    }
+
+    /// How many children ahead a lookup or listing asks a ZEO server for.
+    static let prefetchedSiblings = 64
+
+    /// Over ZEO every child's record is a round trip. Tools walk a folder in
+    /// its order (`cat *`, `rsync`, `ls -l`), so after a lookup the next
+    /// children's records are asked for together, before they are needed.
+    private func prefetchSiblings(after name: String, in folder: Node) {
+        guard remoteStorage, case .directory(let entries, let index) = folder.content, let i = index[name] else { return }
+        let next = entries[(i + 1)...].prefix(Self.prefetchedSiblings).map(\.oid)
+        storage.prefetch(next.filter { nodes.cached($0) == nil })
     }
 
     public func releasedir(_ inode: InodeNumber, handle: UInt64) {
