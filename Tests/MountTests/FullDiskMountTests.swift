@@ -63,14 +63,15 @@ import Testing
 
     /// With the disk filled up by another file, mkdir, rename, unlink and
     /// small files fail with ENOSPC (or succeed while the last page of
-    /// Data.fs still has room); once the filler is gone they work again,
-    /// and exactly what succeeded on the full disk is in the store.
+    /// Data.fs still has room); an unmount then cannot save the index and
+    /// still works; once the filler is gone the calls work again, and
+    /// exactly what succeeded on the full disk is in the store.
     @Test func namespaceCallsOnAFullDiskFailWithENOSPCAndNeverHang() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let (disk, store) = try Self.smallDisk(scratch, megabytes: 24)
         defer { _ = try? shell("umount -l \(quoted(disk))", allowFailure: true) }
-        let mount = try MountedStore(store: store, in: scratch)
+        var mount = try MountedStore(store: store, in: scratch)
         defer { try? mount.unmount() }
         try shell("mkdir \(quoted(mount.path("many/full")))")
         for i in 0..<10 { try shell("printf 'file \(i)\\n' > \(quoted(mount.path("docs/f\(i).txt")))") }
@@ -114,6 +115,15 @@ import Testing
         #expect(results.filter { $0[1] == "ENOSPC" }.count > 10, "the disk was meant to be full: \(results)")
         let check = try Self.fstest(store)
         #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+
+        // An unmount on the full disk cannot save Data.fs.index, and still
+        // works; the next mount scans instead and serves what succeeded.
+        try mount.unmount()
+        #expect(!FileManager.default.fileExists(atPath: store + ".index.index_tmp"))
+        mount = try MountedStore(store: store, in: scratch)
+        for result in results where result[0] == "mkdir" && result[1] == "ok" {
+            #expect(FileManager.default.fileExists(atPath: mount.path(result[2])), "\(result[2])")
+        }
 
         // Space back: everything that failed works now.
         try FileManager.default.removeItem(atPath: disk + "/filler")
