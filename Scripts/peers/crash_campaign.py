@@ -372,6 +372,7 @@ def main():
     if not mount_store(-1):
         print(json.dumps(summary, indent=1))
         return 1
+    reported = 0
     for run in range(args.runs):
         summary['runs'] += 1
         killed = threading.Event()
@@ -431,6 +432,9 @@ def main():
                 summary['in_flight_kept'] += 1
         print('run %d: %d operations acknowledged, %d failures so far'
               % (run + 1, summary['ops_acknowledged'], len(failures)), file=sys.stderr, flush=True)
+        for failure in failures[reported:]:
+            print('  failure: %s' % json.dumps(failure), file=sys.stderr, flush=True)
+        reported = len(failures)
         if len(failures) > 50:
             break
 
