@@ -50,8 +50,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTAINERS = ['docs', 'many', 'empty btree']
 DIR = 'dir'
-# The errors a call gives when the mount went away under it.
-GONE = {errno.ENOTCONN, errno.ECONNABORTED, errno.ENODEV, errno.EIO}
 
 
 def digest(data):
@@ -284,7 +282,6 @@ def check_worker(worker, mount, failures, run):
             failures.append({'run': run, 'worker': worker.index, 'kind': 'in-flight operation partial',
                              'found': {p: describe(v) for p, v in found.items()},
                              'allowed': [{p: describe(v) for p, v in a.items()} for a in inflight]})
-            resolution = None
             worker.state.update({p: v for p, v in found.items()})
         else:
             worker.state.update(inflight[resolution])
