@@ -302,7 +302,7 @@ public final class ZODBFilesystem: Sendable {
                 // Being written through another handle: read what it wrote.
                 if writing { return try openForWriting(inode, oid: open.oid, flags: flags, existing: open) }
                 stats.openHandles.add(1, ordering: .relaxed)
-                return OpenReply(handle: handles.insert(.writable(try openFiles.attach(inode) { open })),
+                return OpenReply(handle: handles.insert(.reading(try openFiles.attach(inode) { open })),
                                  keepCache: true, directIO: false)
             }
             guard let oid = inodes.oid(for: inode) else { throw .notFound }
@@ -355,7 +355,7 @@ public final class ZODBFilesystem: Sendable {
                 return .bytes(Array(bytes[start..<min(bytes.count, start + size)]))
             case .chain(let table)?:
                 return try table.read(offset: offset, length: size, storage: storage)
-            case .writable(let file)?:
+            case .writable(let file)?, .reading(let file)?:
                 return .bytes(try file.state.withLock { (s: inout OpenFile.State) throws(FSError) -> [UInt8] in
                     try s.read(offset..<offset + UInt64(size), storage: storage)
                 })

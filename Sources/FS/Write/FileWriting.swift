@@ -89,8 +89,15 @@ extension ZODBFilesystem {
         }
     }
 
+    /// As on a disk, `fsync` through any descriptor makes the file's
+    /// changes durable, also one opened for reading while another writes.
     public func fsync(_ inode: InodeNumber, handle: UInt64) throws(FSError) {
-        try flush(inode, handle: handle)
+        try counting { () throws(FSError) in
+            switch handles.body(handle) {
+            case .writable(let file)?, .reading(let file)?: try commit(file)
+            default: return
+            }
+        }
     }
 
     /// Commits `file` if it changed since its last commit: one transaction
@@ -175,7 +182,11 @@ extension ZODBFilesystem {
     public func release(_ inode: InodeNumber, handle: UInt64) {
         guard let body = handles.remove(handle) else { return }
         stats.openHandles.subtract(1, ordering: .relaxed)
-        guard case .writable = body, let file = openFiles.detach(inode) else { return }
+        switch body {
+        case .writable, .reading: break
+        default: return
+        }
+        guard let file = openFiles.detach(inode) else { return }
         // A body still modified here failed its commit at close (the caller
         // was told) or was unlinked: it is dropped, never committed later.
         let dropped = file.state.withLock { s -> (OpenFile.Origin, Bool)? in
