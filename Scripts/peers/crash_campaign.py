@@ -3,18 +3,21 @@
 what the store holds with a model of what every acknowledged operation left.
 
     crash_campaign.py --binary ZODBFS --store DATA_FS --scratch DIR
-                      [--runs N] [--seed S] [--ops N] [--workers W] [--max-delay SECONDS]
+                      [--runs N] [--seed S] [--ops N] [--workers W] [--readers R]
+                      [--max-delay SECONDS] [--aim SHARE]
 
 DATA_FS is copied into DIR (with its index) and never touched. Each run
 mounts the copy, starts W workers and kills the serving process with
 SIGKILL after a random delay (or once every worker has done its N
-operations). Every worker owns its names (`cc<worker>-…`) in a plain
+operations); a share of the kills (--aim) then waits until Data.fs grows,
+to land inside a commit. Every worker owns its names (`cc<worker>-…`) in a plain
 Folder (`docs`) and in two BTreeFolder2s (`many`, `empty btree`), and
 does one operation at a time: create, overwrite, append, truncate (by
 path), rename (to a new name, over one of its files, across containers;
 folders with their contents), unlink, mkdir and rmdir. An operation counts
 as acknowledged once the call that commits it (close, truncate, rename,
-unlink, mkdir, rmdir) returned; the model then takes its effect.
+unlink, mkdir, rmdir) returned; the model then takes its effect. R
+readers list the folders and read files meanwhile.
 
 After the kill the dead mount is detached (`umount -l`), the store is
 mounted again — which cuts a torn tail as ZODB does — and checked:
@@ -230,6 +233,37 @@ class Worker:
         return 'unlink', [{p: self.state[p]}, {p: None}], [lambda: os.unlink(self.path(p))]
 
 
+def read_around(mount, seed, killed, stats):
+    """Lists the containers and folders and reads files while the workers
+    change them, so that loads of listings and bodies overlap their commits.
+    Names vanish under it (ENOENT, ENOTDIR are expected); any other error
+    before the kill is one."""
+    rng = random.Random(seed)
+    folders = list(CONTAINERS)
+    while not killed.is_set():
+        folder = rng.choice(folders)
+        try:
+            names = os.listdir(os.path.join(mount, folder))
+            stats['listings'] += 1
+            for name in rng.sample(names, min(4, len(names))):
+                path = os.path.join(mount, folder, name)
+                if os.path.isdir(path):
+                    if name.startswith('cc') and len(folders) < 50:
+                        folders.append(os.path.join(folder, name))
+                    continue
+                with open(path, 'rb') as f:
+                    f.read(1 << 18)
+                stats['reads'] += 1
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                if folder not in CONTAINERS and folder in folders:
+                    folders.remove(folder)
+                continue
+            if not killed.is_set():
+                stats['errors'].append('%s: %s' % (folder, errno.errorcode.get(e.errno, str(e.errno))))
+            return
+
+
 def write_all(fd, data):
     view = memoryview(data)
     while view:
@@ -314,6 +348,7 @@ def main():
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--ops', type=int, default=200, help='operations per worker and run, at most')
     parser.add_argument('--workers', type=int, default=3)
+    parser.add_argument('--readers', type=int, default=1, help='threads listing and reading meanwhile')
     parser.add_argument('--max-delay', type=float, default=1.5, help='longest time before the kill, in seconds')
     parser.add_argument('--aim', type=float, default=0.5,
                         help='share of kills sent as soon as Data.fs grows, to land inside a commit')
@@ -334,7 +369,8 @@ def main():
     workers = [Worker(i, mount, rng.randrange(1 << 30), args.files) for i in range(args.workers)]
     summary = {'seed': args.seed, 'runs': 0, 'kills': 0, 'aimed_kills': 0, 'workers': args.workers, 'ops_started': 0,
                'ops_acknowledged': 0, 'acknowledged_by_kind': {}, 'in_flight_at_kill': 0,
-               'in_flight_kept': 0, 'in_flight_dropped': 0, 'paths_checked': 0, 'torn_tails_cut': 0,
+               'in_flight_kept': 0, 'in_flight_dropped': 0,
+               'readers': args.readers, 'reader_listings': 0, 'reader_reads': 0, 'paths_checked': 0, 'torn_tails_cut': 0,
                'remount_seconds_max': 0.0, 'fstest_runs': 0, 'zope_checked_files': 0, 'failures': []}
     failures = summary['failures']
 
@@ -379,7 +415,10 @@ def main():
             w.reset(killed, args.ops)
             t = threading.Thread(target=w.run, daemon=True)
             threads.append(t)
-        for t in threads:
+        reader_stats = {'listings': 0, 'reads': 0, 'errors': []}
+        readers = [threading.Thread(target=read_around, args=(mount, rng.randrange(1 << 30), killed, reader_stats),
+                                    daemon=True) for _ in range(args.readers)]
+        for t in threads + readers:
             t.start()
         deadline = time.monotonic() + rng.uniform(0.02, args.max_delay)
         while time.monotonic() < deadline and any(t.is_alive() for t in threads):
@@ -395,10 +434,14 @@ def main():
         killed.set()
         os.kill(pid, signal.SIGKILL)
         summary['kills'] += 1
-        for t in threads:
+        for t in threads + readers:
             t.join(60)
             if t.is_alive():
                 failures.append({'run': run, 'kind': 'a call hung after the kill'})
+        summary['reader_listings'] += reader_stats['listings']
+        summary['reader_reads'] += reader_stats['reads']
+        for error in reader_stats['errors']:
+            failures.append({'run': run, 'kind': 'unexpected error of a reader before the kill', 'detail': error})
         subprocess.run(['umount', '-l', mount], capture_output=True)
         for _ in range(500):
             try:
