@@ -4,11 +4,11 @@ import Testing
 
 /// A small crash campaign (`Scripts/peers/crash_campaign.py`; the full one is
 /// `Scripts/crash_campaign`): workers create, overwrite, append, truncate,
-/// rename, unlink, mkdir and rmdir in a Folder and two BTreeFolder2s, the
-/// mount is killed with SIGKILL at random moments and remounted, and each
-/// time the store must hold exactly what the acknowledged operations left,
-/// the operations in flight all or nothing, and pass fstest; at the end
-/// ZODB and Zope read it clean.
+/// rename, unlink, mkdir and rmdir in a Folder and two BTreeFolder2s while
+/// readers list and read them; the mount is killed with SIGKILL at random
+/// moments and remounted, and each time the store must hold exactly what
+/// the acknowledged operations left, the operations in flight all or
+/// nothing, and pass fstest; at the end ZODB and Zope read it clean.
 @Suite(.serialized, .enabled(if: MountedStore.available)) struct CrashCampaignTests {
     struct Summary: Decodable {
         struct Failure: Decodable, CustomStringConvertible {
@@ -45,7 +45,7 @@ import Testing
             TestEnvironment.script("peers/crash_campaign.py"),
             "--binary", try TestEnvironment.binary(), "--python", python,
             "--store", fixture.dataFS, "--scratch", scratch.path("campaign"),
-            "--runs", "8", "--seed", "\(seed)", "--ops", "60", "--workers", "3",
+            "--runs", "8", "--seed", "\(seed)", "--ops", "60", "--workers", "3", "--readers", "2",
             "--max-delay", "1.2",
         ], timeout: 300)
         let summary = try JSONDecoder().decode(Summary.self, from: result.stdoutData)
