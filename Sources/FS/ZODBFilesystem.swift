@@ -245,14 +245,36 @@ public final class ZODBFilesystem: Sendable {
         }
     }
 
+    /// The listing comes from the snapshot taken at `opendir`. A
+    /// `readdirplus` entry, though, is a lookup the kernel caches: an entry
+    /// whose name has since been removed, renamed or replaced would make the
+    /// kernel map that name to the wrong inode — a later `open` of the name
+    /// then writes a file that no longer has it, and a folder seen under two
+    /// names makes path walks fail with ESTALE. So each entry is checked
+    /// against the folder as it is now (the kernel holds the folder's lock,
+    /// so no rename in it runs meanwhile), and one that changed is sent
+    /// without attributes, which the kernel lists but does not cache.
     public func readdir(_ inode: InodeNumber, handle: UInt64, offset: UInt64, plus: Bool,
                         into replier: inout some DirectoryReplier) throws(FSError) {
         stats.readdirs.add(1, ordering: .relaxed)
         guard case .directory(let items)? = handles.body(handle) else { throw .badHandle }
+        let folder = plus ? inodes.oid(for: inode).flatMap { oid in (try? node(oid)).map { (oid, $0) } } : nil
+        func stillNamed(_ item: FileHandleTable.DirectoryItem) -> Bool {
+            guard let (oid, node) = folder else { return false }
+            if let child = node.child(named: item.name) { return inodes.inode(for: child.oid) == item.inode }
+            return openFiles.pendingChild(parent: oid, name: item.name)?.inode == item.inode
+        }
         var index = Int(clamping: offset)
         while index < items.count {
             let item = items[index]
             var reply: EntryReply?
+            let isControl = ControlNode(inode: item.inode) != nil
+            if plus && !isControl && item.name != "." && item.name != ".." && !stillNamed(item) {
+                guard replier.add(name: item.name, inode: item.inode, kind: item.kind,
+                                  entry: nil, nextOffset: UInt64(index + 1)) else { return }
+                index += 1
+                continue
+            }
             if plus {
                 if let oid = item.oid {
                     guard let child = try? node(oid) else {
