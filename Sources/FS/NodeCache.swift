@@ -30,11 +30,12 @@ final class NodeCache: Sendable {
     }
 
     /// How many changes a load may overlap and still be checked; a load that
-    /// overlaps more (rare: hundreds of commits during one load) is simply
-    /// not cached.
+    /// overlaps more (rare: hundreds of commits during one load) is not
+    /// cached.
     static let changeLogLength = 1024
-    /// Loads of one node before one that no change overlapped is given up
-    /// and the last is returned uncached.
+    /// After this many loads of one node, each overlapped by a change to its
+    /// records, the last is returned without being cached rather than
+    /// loading again and again while its folder is busy.
     static let loadAttempts = 8
 
     let state = Mutex(State())
