@@ -301,6 +301,15 @@ public final class ZODBFilesystem: Sendable {
         handles.remove(handle)
     }
 
+    /// A read-only handle on the file `inode` that another handle writes,
+    /// or nil when that writer is gone by now: the file it wrote may be
+    /// closed and its spool freed, so it must not be brought back.
+    func openSharing(_ inode: InodeNumber) -> OpenReply? {
+        guard let file = openFiles.attachExisting(inode) else { return nil }
+        stats.openHandles.add(1, ordering: .relaxed)
+        return OpenReply(handle: handles.insert(.reading(file)), keepCache: true, directIO: false)
+    }
+
     /// `flags` are the open(2) flags (O_ACCMODE bits matter).
     public func open(_ inode: InodeNumber, flags: Int32) throws(FSError) -> OpenReply {
         stats.opens.add(1, ordering: .relaxed)
@@ -323,9 +332,8 @@ public final class ZODBFilesystem: Sendable {
             if let open = openFiles.file(inode) {
                 // Being written through another handle: read what it wrote.
                 if writing { return try openForWriting(inode, oid: open.oid, flags: flags, existing: open) }
-                stats.openHandles.add(1, ordering: .relaxed)
-                return OpenReply(handle: handles.insert(.reading(try openFiles.attach(inode) { open })),
-                                 keepCache: true, directIO: false)
+                if let reply = openSharing(inode) { return reply }
+                // Its last handle went away meanwhile: read the stored file.
             }
             guard let oid = inodes.oid(for: inode) else { throw .notFound }
             let n = try node(oid)

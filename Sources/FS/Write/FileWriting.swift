@@ -34,7 +34,9 @@ extension ZODBFilesystem {
     }
 
     /// `open` for writing (or with O_TRUNC) of a stored file, or of one
-    /// already open for writing (`existing`).
+    /// already open for writing (`existing`). When the last handle on
+    /// `existing` goes away before this one is attached, the file is opened
+    /// as stored (its close committed it, or it is gone: ENOENT).
     func openForWriting(_ inode: InodeNumber, oid: OID, node: Node? = nil, flags: Int32,
                         existing: OpenFile? = nil) throws(FSError) -> OpenReply {
         _ = try writable()
@@ -46,7 +48,9 @@ extension ZODBFilesystem {
             }
         }
         let file = try openFiles.attach(inode) { () throws(FSError) -> OpenFile in
-            guard case .file(let stored)? = node?.content else { throw .notFound }
+            let current: Node
+            if let node { current = node } else { current = try self.node(oid) }
+            guard case .file(let stored) = current.content else { throw current.isDirectory ? .isADirectory : .accessDenied }
             var table: ChunkTable?
             if case .chain(let first) = stored.body { table = chunkTable(for: stored, first: first) }
             return OpenFile.stored(stored, inode: inode, table: table, now: now())
