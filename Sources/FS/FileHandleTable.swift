@@ -14,9 +14,14 @@ final class FileHandleTable: Sendable {
         case bytes([UInt8])
         case chain(ChunkTable)
         case directory([DirectoryItem])
-        /// A file open for writing, or open for reading while another
-        /// handle writes it: reads see the uncommitted bytes.
+        /// A file open for writing: reads see the uncommitted bytes, and
+        /// its close commits them.
         case writable(OpenFile)
+        /// A file opened for reading while another handle writes it: reads
+        /// see the uncommitted bytes too, but its close commits nothing —
+        /// a reader closing must not put a half-written body into the
+        /// store, where a crash before the writer's close would leave it.
+        case reading(OpenFile)
         /// A control file opened for writing: each write is a command.
         case command(ControlNode)
     }

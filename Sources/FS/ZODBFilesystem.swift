@@ -254,10 +254,25 @@ public final class ZODBFilesystem: Sendable {
         }
     }
 
+    /// The listing comes from the snapshot taken at `opendir`. A
+    /// `readdirplus` entry, though, is a lookup the kernel caches: an entry
+    /// whose name has since been removed, renamed or replaced would make the
+    /// kernel map that name to the wrong inode — a later `open` of the name
+    /// then writes a file that no longer has it, and a folder seen under two
+    /// names makes path walks fail with ESTALE. So each entry is checked
+    /// against the folder as it is now (the kernel holds the folder's lock,
+    /// so no rename in it runs meanwhile), and one that changed is sent
+    /// without attributes, which the kernel lists but does not cache.
     public func readdir(_ inode: InodeNumber, handle: UInt64, offset: UInt64, plus: Bool,
                         into replier: inout some DirectoryReplier) throws(FSError) {
         stats.readdirs.add(1, ordering: .relaxed)
         guard case .directory(let items)? = handles.body(handle) else { throw .badHandle }
+        let folder = plus ? inodes.oid(for: inode).flatMap { oid in (try? node(oid)).map { (oid, $0) } } : nil
+        func stillNamed(_ item: FileHandleTable.DirectoryItem) -> Bool {
+            guard let (oid, node) = folder else { return false }
+            if let child = node.child(named: item.name) { return inodes.inode(for: child.oid) == item.inode }
+            return openFiles.pendingChild(parent: oid, name: item.name)?.inode == item.inode
+        }
         var index = Int(clamping: offset)
         if plus, remoteStorage {
             storage.prefetch(items[min(index, items.count)...].prefix(Self.prefetchedSiblings).compactMap(\.oid))
@@ -265,6 +280,13 @@ public final class ZODBFilesystem: Sendable {
         while index < items.count {
             let item = items[index]
             var reply: EntryReply?
+            let isControl = ControlNode(inode: item.inode) != nil
+            if plus && !isControl && item.name != "." && item.name != ".." && !stillNamed(item) {
+                guard replier.add(name: item.name, inode: item.inode, kind: item.kind,
+                                  entry: nil, nextOffset: UInt64(index + 1)) else { return }
+                index += 1
+                continue
+            }
             if plus {
                 if let oid = item.oid {
                     guard let child = try? node(oid) else {
@@ -303,6 +325,15 @@ public final class ZODBFilesystem: Sendable {
         handles.remove(handle)
     }
 
+    /// A read-only handle on the file `inode` that another handle writes,
+    /// or nil when that writer is gone by now: the file it wrote may be
+    /// closed and its spool freed, so it must not be brought back.
+    func openSharing(_ inode: InodeNumber) -> OpenReply? {
+        guard let file = openFiles.attachExisting(inode) else { return nil }
+        stats.openHandles.add(1, ordering: .relaxed)
+        return OpenReply(handle: handles.insert(.reading(file)), keepCache: true, directIO: false)
+    }
+
     /// `flags` are the open(2) flags (O_ACCMODE bits matter).
     public func open(_ inode: InodeNumber, flags: Int32) throws(FSError) -> OpenReply {
         stats.opens.add(1, ordering: .relaxed)
@@ -325,9 +356,8 @@ public final class ZODBFilesystem: Sendable {
             if let open = openFiles.file(inode) {
                 // Being written through another handle: read what it wrote.
                 if writing { return try openForWriting(inode, oid: open.oid, flags: flags, existing: open) }
-                stats.openHandles.add(1, ordering: .relaxed)
-                return OpenReply(handle: handles.insert(.writable(try openFiles.attach(inode) { open })),
-                                 keepCache: true, directIO: false)
+                if let reply = openSharing(inode) { return reply }
+                // Its last handle went away meanwhile: read the stored file.
             }
             guard let oid = inodes.oid(for: inode) else { throw .notFound }
             let n = try node(oid)
@@ -379,7 +409,7 @@ public final class ZODBFilesystem: Sendable {
                 return .bytes(Array(bytes[start..<min(bytes.count, start + size)]))
             case .chain(let table)?:
                 return try table.read(offset: offset, length: size, storage: storage)
-            case .writable(let file)?:
+            case .writable(let file)?, .reading(let file)?:
                 return .bytes(try file.state.withLock { (s: inout OpenFile.State) throws(FSError) -> [UInt8] in
                     try s.read(offset..<offset + UInt64(size), storage: storage)
                 })

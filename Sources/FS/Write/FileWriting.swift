@@ -34,7 +34,9 @@ extension ZODBFilesystem {
     }
 
     /// `open` for writing (or with O_TRUNC) of a stored file, or of one
-    /// already open for writing (`existing`).
+    /// already open for writing (`existing`). When the last handle on
+    /// `existing` goes away before this one is attached, the file is opened
+    /// as stored (its close committed it, or it is gone: ENOENT).
     func openForWriting(_ inode: InodeNumber, oid: OID, node: Node? = nil, flags: Int32,
                         existing: OpenFile? = nil) throws(FSError) -> OpenReply {
         _ = try writable()
@@ -46,7 +48,9 @@ extension ZODBFilesystem {
             }
         }
         let file = try openFiles.attach(inode) { () throws(FSError) -> OpenFile in
-            guard case .file(let stored)? = node?.content else { throw .notFound }
+            let current: Node
+            if let node { current = node } else { current = try self.node(oid) }
+            guard case .file(let stored) = current.content else { throw current.isDirectory ? .isADirectory : .accessDenied }
             var table: ChunkTable?
             if case .chain(let first) = stored.body { table = chunkTable(for: stored, first: first) }
             return OpenFile.stored(stored, inode: inode, table: table, now: now())
@@ -89,8 +93,15 @@ extension ZODBFilesystem {
         }
     }
 
+    /// As on a disk, `fsync` through any descriptor makes the file's
+    /// changes durable, also one opened for reading while another writes.
     public func fsync(_ inode: InodeNumber, handle: UInt64) throws(FSError) {
-        try flush(inode, handle: handle)
+        try counting { () throws(FSError) in
+            switch handles.body(handle) {
+            case .writable(let file)?, .reading(let file)?: try commit(file)
+            default: return
+            }
+        }
     }
 
     /// Commits `file` if it changed since its last commit: one transaction
@@ -175,7 +186,11 @@ extension ZODBFilesystem {
     public func release(_ inode: InodeNumber, handle: UInt64) {
         guard let body = handles.remove(handle) else { return }
         stats.openHandles.subtract(1, ordering: .relaxed)
-        guard case .writable = body, let file = openFiles.detach(inode) else { return }
+        switch body {
+        case .writable, .reading: break
+        default: return
+        }
+        guard let file = openFiles.detach(inode) else { return }
         // A body still modified here failed its commit at close (the caller
         // was told) or was unlinked: it is dropped, never committed later.
         let dropped = file.state.withLock { s -> (OpenFile.Origin, Bool)? in

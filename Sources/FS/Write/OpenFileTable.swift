@@ -40,6 +40,16 @@ final class OpenFileTable: Sendable {
         }
     }
 
+    /// The open file for `inode` with one more handle on it, or nil when
+    /// there is none (its last handle went away since it was looked up).
+    func attachExisting(_ inode: InodeNumber) -> OpenFile? {
+        tables.withLock { t -> OpenFile? in
+            guard let file = t.files[inode] else { return nil }
+            t.handles[inode, default: 0] += 1
+            return file
+        }
+    }
+
     /// One handle fewer; returns the file when that was its last handle
     /// (it is then gone from the table, pending name included).
     func detach(_ inode: InodeNumber) -> OpenFile? {
