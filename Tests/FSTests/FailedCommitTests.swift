@@ -51,9 +51,9 @@ struct FailedCommitTests {
     static func failing(_ store: WritableStore, _ fault: Fault, _ what: String,
                         sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
         let size = store.filesystem.storage.size
-        store.filesystem.storage.setCommitFaults(fault.faults)
+        store.filesystem.fileStorage.setCommitFaults(fault.faults)
         #expect(errnoOf(body) == fault.errno, "\(what) (\(fault))", sourceLocation: sourceLocation)
-        store.filesystem.storage.setCommitFaults(CommitFaults())
+        store.filesystem.fileStorage.setCommitFaults(CommitFaults())
         #expect(store.filesystem.storage.size == size, "\(what) (\(fault)): nothing stays in the store", sourceLocation: sourceLocation)
     }
 
@@ -67,7 +67,7 @@ struct FailedCommitTests {
             try store.write("\(folder)/existing.bin", old)
             _ = try fs.mkdir(parent: try store.inode(folder), name: "existing dir", mode: 0o755)
         }
-        let before = try store.filesystem.storage.transactions().count
+        let before = try store.filesystem.fileStorage.transactions().count
 
         for folder in ["docs", "many"] {
             let parent = try store.inode(folder)
@@ -105,7 +105,7 @@ struct FailedCommitTests {
             #expect(errnoOf { _ = try fs.lookup(parent: try store.inode("files"), name: "moved.bin") } == ENOENT)
             #expect(errnoOf { _ = try fs.lookup(parent: parent, name: "renamed dir") } == ENOENT)
         }
-        #expect(try store.filesystem.storage.transactions().count == before, "no failed call left a transaction")
+        #expect(try store.filesystem.fileStorage.transactions().count == before, "no failed call left a transaction")
 
         // The same calls work afterwards, and their results are what Zope reads.
         let after = pseudoRandomBytes(70_000, seed: 3)

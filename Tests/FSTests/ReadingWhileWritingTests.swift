@@ -20,7 +20,7 @@ struct ReadingWhileWritingTests {
         let store = try WritableStore()
         let fs = store.filesystem
         let docs = try store.inode("docs")
-        let transactions = try fs.storage.transactions().count
+        let transactions = try fs.fileStorage.transactions().count
         let (entry, open) = try fs.create(parent: docs, name: "upload.bin", mode: 0o644, flags: O_WRONLY | O_CREAT)
         let writer = open.handle
         let inode = entry.attributes.inode
@@ -31,13 +31,13 @@ struct ReadingWhileWritingTests {
         #expect(try Self.readAll(fs, inode, reader) == first, "the reader sees what was written so far")
         try fs.flush(inode, handle: reader)
         fs.release(inode, handle: reader)
-        #expect(try fs.storage.transactions().count == transactions, "the reader's close committed nothing")
+        #expect(try fs.fileStorage.transactions().count == transactions, "the reader's close committed nothing")
 
         let rest = pseudoRandomBytes(2000, seed: 2)
         _ = try rest.withUnsafeBytes { try fs.write(inode, handle: writer, offset: 1000, bytes: $0) }
         try fs.flush(inode, handle: writer)
         fs.release(inode, handle: writer)
-        #expect(try fs.storage.transactions().count == transactions + 1)
+        #expect(try fs.fileStorage.transactions().count == transactions + 1)
         try store.reopen()
         #expect(try store.read("docs/upload.bin") == first + rest)
     }
@@ -56,12 +56,12 @@ struct ReadingWhileWritingTests {
         // A reader opened now shares the writer's bytes; its close commits nothing.
         let reader = try fs.open(inode, flags: O_RDONLY).handle
         #expect(try Self.readAll(fs, inode, reader) == new)
-        let transactions = try fs.storage.transactions().count
+        let transactions = try fs.fileStorage.transactions().count
         try fs.flush(inode, handle: reader)
-        #expect(try fs.storage.transactions().count == transactions)
+        #expect(try fs.fileStorage.transactions().count == transactions)
         // fsync through any descriptor makes the file durable, as on a disk.
         try fs.fsync(inode, handle: reader)
-        #expect(try fs.storage.transactions().count == transactions + 1)
+        #expect(try fs.fileStorage.transactions().count == transactions + 1)
         fs.release(inode, handle: reader)
 
         let more = pseudoRandomBytes(10, seed: 5)
