@@ -8,7 +8,7 @@
 // Tests/FuzzTargets of the root package, which FuzzCorpusTests also runs.
 import PackageDescription
 
-let fuzzers = ["PickleFuzzer", "FileStorageFuzzer", "IndexFileFuzzer", "DatFileFuzzer"]
+let fuzzers = ["PickleFuzzer", "FileStorageFuzzer", "IndexFileFuzzer", "DatFileFuzzer", "PackFuzzer"]
 
 let package = Package(
     name: "zodbfs-fuzz",

@@ -44,4 +44,8 @@ import Testing
     @Test func repozoDatFile() throws {
         try Self.replay("dat", DatFileFuzzTarget.run)
     }
+
+    @Test func packOfDamagedStores() throws {
+        try Self.replay("pack", PackFuzzTarget.run)
+    }
 }
