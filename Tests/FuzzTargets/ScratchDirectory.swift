@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// A private directory under `$TMPDIR` (else `/tmp`) for the files a fuzz
 /// input has to become: the storage and index parsers read paths, not
@@ -10,8 +11,9 @@ import Darwin
 ///
 /// One directory per target and process, made on first use and reused by
 /// every input, so targets can run side by side (the regression tests run in
-/// parallel); `Scripts/fuzz` points `TMPDIR` at its own working directory and
-/// removes it after the run.
+/// parallel), and removed when the process exits; `Scripts/fuzz` also points
+/// `TMPDIR` at a directory of its own and removes that after the run, for
+/// processes that end in a crash.
 public final class ScratchDirectory: Sendable {
     public let path: String
 
@@ -23,6 +25,10 @@ public final class ScratchDirectory: Sendable {
             fatalError("cannot make a scratch directory under \(base): errno \(errno)")
         }
         path = String(cString: made)
+        madeDirectories.withLock { directories in
+            if directories.isEmpty { atexit { removeMadeDirectories() } }
+            directories.append(path)
+        }
     }
 
     /// The path of `name` in the directory.
@@ -47,5 +53,23 @@ public final class ScratchDirectory: Sendable {
     /// Removes the file `name` if it exists.
     public func remove(_ name: String) {
         unlink(file(name))
+    }
+}
+
+/// The scratch directories of this process, for `atexit`.
+private let madeDirectories = Mutex<[String]>([])
+
+/// Removes each scratch directory and the files the targets wrote into it
+/// (never subdirectories).
+private func removeMadeDirectories() {
+    for directory in madeDirectories.withLock({ $0 }) {
+        if let stream = opendir(directory) {
+            while let entry = readdir(stream) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name != "." && name != ".." { unlink(directory + "/" + name) }
+            }
+            closedir(stream)
+        }
+        rmdir(directory)
     }
 }
