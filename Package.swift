@@ -12,6 +12,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "zodbfs", targets: ["zodbfs"]),
+        // For the libFuzzer package in Fuzz/, which builds apart from this one.
+        .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -80,6 +82,13 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/TestSupport"
         ),
+        // What each parser does with one arbitrary input: driven by the fuzzers
+        // in Fuzz/ and, over the kept corpus, by FuzzCorpusTests.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["Pickle", "Storage", "ZODB", "OFS"],
+            path: "Tests/FuzzTargets"
+        ),
         .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ZODBTests", dependencies: ["ZODB", "TestSupport"]),
@@ -89,6 +98,7 @@ let package = Package(
             name: "FSTests",
             dependencies: ["FS", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzTargets"], exclude: ["Corpus"]),
         // Mounts for real and drives the mount with the tools users use.
         .testTarget(name: "MountTests", dependencies: ["TestSupport"]),
     ]

@@ -11,9 +11,13 @@ struct NodeArena {
     var objectHeads: [PendingNode.ObjectHead] = []
     /// The deepest value tree `freeze` may produce.
     let depthLimit: Int
+    /// The most values a tree `freeze` produces may hold, shared subtrees counted wherever they
+    /// appear (see `PickleDecoder.sharedValueAllowance`).
+    let countLimit: Int
 
-    init(depthLimit: Int) {
+    init(depthLimit: Int, countLimit: Int) {
         self.depthLimit = depthLimit
+        self.countLimit = countLimit
     }
 
     mutating func add(_ node: PendingNode) -> PendingValue {
@@ -34,40 +38,47 @@ struct NodeArena {
     ///   - pass: identifies the current `decodeNext` call; results are cached per pass, because a
     ///     later pickle may still mutate a memo'd node.
     ///   - offset: where to report a failure (the `STOP` opcode).
-    /// - Throws: `.cyclicStructure` if a node contains itself, `.nestingTooDeep` past `depthLimit`.
+    /// - Throws: `.cyclicStructure` if a node contains itself, `.nestingTooDeep` past `depthLimit`,
+    ///   `.tooManyValues` past `countLimit`.
     mutating func freeze(_ item: PendingValue, pass: Int, at offset: Int) throws(PickleError) -> PickleValue {
         try freeze(item, level: 0, pass: pass, at: offset).value
     }
 
     private mutating func freeze(
         _ item: PendingValue, level: Int, pass: Int, at offset: Int
-    ) throws(PickleError) -> (value: PickleValue, depth: Int) {
+    ) throws(PickleError) -> (value: PickleValue, depth: Int, count: Int) {
         switch item {
-        case .value(let value, let depth):
-            return (value, depth)
+        case .value(let value, let depth, let count):
+            return (value, depth, count)
         case .node(let index):
-            if nodes[index].frozenPass == pass { return (nodes[index].frozen, nodes[index].frozenDepth) }
+            if nodes[index].frozenPass == pass {
+                return (nodes[index].frozen, nodes[index].frozenDepth, nodes[index].frozenCount)
+            }
             guard !nodes[index].isFreezing else { throw PickleError(.cyclicStructure, at: offset) }
             // Recursion stops here at the latest: a node at this level would exceed the limit.
             guard level < depthLimit else { throw PickleError(.nestingTooDeep(limit: depthLimit), at: offset) }
             nodes[index].isFreezing = true
             defer { nodes[index].isFreezing = false }
-            let (value, depth) = try freezeContents(of: nodes[index], level: level, pass: pass, at: offset)
+            let (value, depth, count) = try freezeContents(of: nodes[index], level: level, pass: pass, at: offset)
             guard depth <= depthLimit else { throw PickleError(.nestingTooDeep(limit: depthLimit), at: offset) }
             nodes[index].frozenPass = pass
             nodes[index].frozen = value
             nodes[index].frozenDepth = depth
-            return (value, depth)
+            nodes[index].frozenCount = count
+            return (value, depth, count)
         }
     }
 
     private mutating func freezeContents(
         of node: PendingNode, level: Int, pass: Int, at offset: Int
-    ) throws(PickleError) -> (value: PickleValue, depth: Int) {
+    ) throws(PickleError) -> (value: PickleValue, depth: Int, count: Int) {
         var childDepth = 0
+        var count = 1
         func child(_ item: PendingValue) throws(PickleError) -> PickleValue {
-            let (value, depth) = try freeze(item, level: level + 1, pass: pass, at: offset)
+            let (value, depth, childCount) = try freeze(item, level: level + 1, pass: pass, at: offset)
             childDepth = max(childDepth, depth)
+            count += childCount
+            guard count <= countLimit else { throw PickleError(.tooManyValues(limit: countLimit), at: offset) }
             return value
         }
         func children(_ items: [PendingValue]) throws(PickleError) -> [PickleValue] {
@@ -111,6 +122,6 @@ struct NodeArena {
             object.dictItems = try entries(node.pairs)
             value = .object(object)
         }
-        return (value, childDepth + 1)
+        return (value, childDepth + 1, count)
     }
 }

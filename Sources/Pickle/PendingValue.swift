@@ -6,12 +6,13 @@
 /// to by index; everything else is already a finished `PickleValue`. At `STOP` the arena turns the
 /// result into a plain value tree.
 enum PendingValue {
-    /// A finished value and how deeply it nests (0 for scalars, 1 for a flat container).
-    case value(PickleValue, depth: Int)
+    /// A finished value, how deeply it nests (0 for scalars, 1 for a flat container), and how many
+    /// values its tree holds, a shared subtree counted once per place it appears (1 for scalars).
+    case value(PickleValue, depth: Int, count: Int)
     /// An index into the decoder's `NodeArena`.
     case node(Int)
 
-    static func scalar(_ value: PickleValue) -> PendingValue { .value(value, depth: 0) }
+    static func scalar(_ value: PickleValue) -> PendingValue { .value(value, depth: 0, count: 1) }
 }
 
 /// A container that opcodes may still add to, or that holds one that may.
@@ -45,6 +46,7 @@ struct PendingNode {
     var frozenPass = 0
     var frozen: PickleValue = .none
     var frozenDepth = 0
+    var frozenCount = 0
     var isFreezing = false
 
     init(_ kind: Kind, elements: [PendingValue] = [], pairs: [PendingValue] = []) {

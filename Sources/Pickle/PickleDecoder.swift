@@ -6,12 +6,21 @@
 /// decoder and two `decodeNext()` calls.
 ///
 /// Every malformed input throws a `PickleError` carrying the offset: lengths are checked against the
-/// input before anything is allocated, nesting is bounded by `maximumNestingDepth`, and the memo
-/// never grows faster than the input. After a throw the decoder's state is unspecified.
+/// input before anything is allocated, nesting is bounded by `maximumNestingDepth`, the size of the
+/// value tree by ``valueLimit(inputLength:)``, and the memo never grows faster than the input. After
+/// a throw the decoder's state is unspecified.
 public struct PickleDecoder: Sendable {
     /// How deeply containers may nest in one decoded value. Real records stay in single digits;
     /// the bound keeps recursion over the result (including `==` and deallocation) safe.
     public static let maximumNestingDepth = 1000
+
+    /// How many values a decoded tree may hold beyond one per input byte, counting a subtree the
+    /// memo shares once per place it appears. Without sharing a pickle cannot describe more values
+    /// than it has bytes, and ZODB records share little (a list referenced twice in one state); a
+    /// pickle that nests `(t, t)` tuples forty deep in a few hundred bytes describes 2^40 values,
+    /// and rendering, re-encoding or comparing that tree would never end. A pickle from CPython
+    /// with more sharing than this is rejected with ``PickleError/Reason/tooManyValues(limit:)``.
+    public static let sharedValueAllowance = 1 << 20
 
     private let input: PickleInput
     private let largeBytesThreshold: Int?
@@ -22,7 +31,7 @@ public struct PickleDecoder: Sendable {
     /// as in CPython's split object/mark stacks.
     private var marks: [Int] = []
     private var memo = PickleMemo<PendingValue>()
-    private var arena = NodeArena(depthLimit: PickleDecoder.maximumNestingDepth)
+    private var arena: NodeArena
     private var pass = 0
 
     /// - Parameters:
@@ -33,7 +42,11 @@ public struct PickleDecoder: Sendable {
     public init(_ input: PickleInput, largeBytesThreshold: Int? = nil) {
         self.input = input
         self.largeBytesThreshold = largeBytesThreshold
+        arena = NodeArena(depthLimit: Self.maximumNestingDepth, countLimit: Self.valueLimit(inputLength: input.count))
     }
+
+    /// The most values one decoded tree of an input of this length may hold.
+    public static func valueLimit(inputLength: Int) -> Int { inputLength + sharedValueAllowance }
 
     public init(bytes: [UInt8]) {
         self.init(PickleInput(bytes))
@@ -170,7 +183,7 @@ public struct PickleDecoder: Sendable {
 
         // Containers.
         case .emptyTuple:
-            stack.append(.value(.tuple([]), depth: 1))
+            stack.append(.value(.tuple([]), depth: 1, count: 1))
         case .tuple:
             stack.append(try immutable(.tuple, try popToMark(start), at: start))
         case .tuple1, .tuple2, .tuple3:
@@ -214,7 +227,7 @@ public struct PickleDecoder: Sendable {
             push(.global(module: module, name: name))
         case .stackGlobal:
             let operands = try popValues(2, at: start)
-            guard case .value(.string(let module), _) = operands[0], case .value(.string(let name), _) = operands[1] else {
+            guard case .value(.string(let module), _, _) = operands[0], case .value(.string(let name), _, _) = operands[1] else {
                 throw PickleError(.unexpectedValue("STACK_GLOBAL needs two strings"), at: start)
             }
             push(.global(module: module, name: name))
@@ -249,7 +262,7 @@ public struct PickleDecoder: Sendable {
         case .persID:
             // Protocol 0 persistent ids are ASCII text lines.
             let text = try readLine()
-            push(.persistentID(.string(String(decoding: text, as: UTF8.self))), depth: 1)
+            push(.persistentID(.string(String(decoding: text, as: UTF8.self))), depth: 1, count: 2)
         case .binPersID:
             stack.append(try immutable(.persistentID, [try pop(start)], at: start))
 
@@ -286,8 +299,8 @@ public struct PickleDecoder: Sendable {
 
     // MARK: - Stack
 
-    private mutating func push(_ value: PickleValue, depth: Int = 0) {
-        stack.append(.value(value, depth: depth))
+    private mutating func push(_ value: PickleValue, depth: Int = 0, count: Int = 1) {
+        stack.append(.value(value, depth: depth, count: count))
     }
 
     private var floor: Int { marks.last ?? 0 }
@@ -333,19 +346,26 @@ public struct PickleDecoder: Sendable {
         var values: [PickleValue] = []
         values.reserveCapacity(items.count)
         var depth = 0
+        var count = 1
         for item in items {
-            guard case .value(let value, let itemDepth) = item else { return arena.add(PendingNode(kind, elements: items)) }
+            guard case .value(let value, let itemDepth, let itemCount) = item else {
+                return arena.add(PendingNode(kind, elements: items))
+            }
             values.append(value)
             depth = max(depth, itemDepth)
+            count += itemCount
+            guard count <= arena.countLimit else {
+                throw PickleError(.tooManyValues(limit: arena.countLimit), at: start)
+            }
         }
         depth += 1
         guard depth <= arena.depthLimit else {
             throw PickleError(.nestingTooDeep(limit: arena.depthLimit), at: start)
         }
         switch kind {
-        case .tuple: return .value(.tuple(values), depth: depth)
-        case .frozenSet: return .value(.frozenSet(values), depth: depth)
-        case .persistentID: return .value(.persistentID(values[0]), depth: depth)
+        case .tuple: return .value(.tuple(values), depth: depth, count: count)
+        case .frozenSet: return .value(.frozenSet(values), depth: depth, count: count)
+        case .persistentID: return .value(.persistentID(values[0]), depth: depth, count: count)
         case .list, .dict, .set, .object: preconditionFailure("\(kind) is mutable")
         }
     }
@@ -379,7 +399,7 @@ public struct PickleDecoder: Sendable {
 
     private func requireTuple(_ value: PendingValue, for opcode: Opcode, at start: Int) throws(PickleError) {
         switch value {
-        case .value(.tuple, _): return
+        case .value(.tuple, _, _): return
         case .node(let index) where arena.nodes[index].kind == .tuple: return
         default: throw PickleError(.unexpectedValue("\(opcode.name) needs an argument tuple"), at: start)
         }

@@ -33,6 +33,10 @@ public struct PickleError: Error, Sendable, Equatable, CustomStringConvertible {
         case oddItemCount
         /// The decoded value would nest deeper than the decoder's limit.
         case nestingTooDeep(limit: Int)
+        /// The decoded value tree would hold more values than the decoder's limit: a pickle that
+        /// puts one memo'd container into another twice, level after level, describes a tree
+        /// exponentially larger than itself, which every walk over the value would then take.
+        case tooManyValues(limit: Int)
         /// A container reaches itself (`l = []; l.append(l)`); a value tree cannot hold that.
         case cyclicStructure
         /// A persistent id that `referencesf` would turn into an oid is not an 8-byte oid.

@@ -165,6 +165,48 @@ import Testing
         #expect(throws: PickleError(.nestingTooDeep(limit: 1000), at: bytes.count - 1)) { try decodeOne(bytes) }
     }
 
+    // MARK: - Shared subtrees
+
+    /// `levels` times: a container holding the previous level's container twice, each level
+    /// memo'd, so the last one is a tree of 2^(levels + 1) - 1 values in 8 bytes a level.
+    private func doublingPickle(levels: Int, lists: Bool) -> [UInt8] {
+        var bytes: [UInt8] = [lists ? 0x5D : 0x29, 0x71, 0, 0x30]  // [] or (), BINPUT 0, POP
+        for level in 1 ... levels {
+            let previous = UInt8(level - 1)
+            bytes += lists
+                ? [0x5D, 0x68, previous, 0x61, 0x68, previous, 0x61]  // ], BINGET, APPEND, BINGET, APPEND
+                : [0x68, previous, 0x68, previous, 0x86]  // BINGET, BINGET, TUPLE2
+            bytes += [0x71, UInt8(level), 0x30]  // BINPUT level, POP
+        }
+        return bytes + [0x68, UInt8(levels), 0x2E]  // BINGET levels, STOP
+    }
+
+    @Test(arguments: [false, true])
+    func sharedContainersCannotExpandExponentially(lists: Bool) {
+        // Before the limit, the object layer's rendering of such a state never finished (the
+        // record in Tests/FuzzCorpusTests/Corpus/pickle/shared-tuple-expansion).
+        let bytes = doublingPickle(levels: 40, lists: lists)
+        let limit = PickleDecoder.valueLimit(inputLength: bytes.count)
+        #expect(decodeFailure(bytes)?.reason == .tooManyValues(limit: limit))
+    }
+
+    @Test func modestSharingDecodes() throws {
+        // 2^16 - 1 values, far within the allowance.
+        for lists in [false, true] {
+            var value = try decodeOne(doublingPickle(levels: 15, lists: lists))
+            var depth = 0
+            while case .tuple(let items) = value, items.count == 2 {
+                value = items[0]
+                depth += 1
+            }
+            while case .list(let items) = value, items.count == 2 {
+                value = items[0]
+                depth += 1
+            }
+            #expect(depth == 15)
+        }
+    }
+
     @Test func manyOpenMarksAreHarmless() throws {
         let bytes = [UInt8](repeating: 0x28, count: 100_000) + [0x4E, 0x2E]
         #expect(try decodeOne(bytes) == .none)

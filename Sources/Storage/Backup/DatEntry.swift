@@ -37,9 +37,13 @@ public struct DatEntry: Sendable, Equatable {
 
     /// Every line of a `.dat` file's text; blank lines are skipped, any
     /// other line that does not parse is an error naming the file and line.
+    /// Lines end in `\n`, `\r\n` or `\r`, as repozo reads them (a text-mode
+    /// file: universal newlines); Swift counts `\r\n` as one character, so a
+    /// split on `\n` alone would leave it inside the md5 field.
     public static func lines(of text: String, path: String) throws(BackupError) -> [DatEntry] {
         var entries: [DatEntry] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        for (number, line) in lines.enumerated() {
             if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
             guard let entry = DatEntry(line: line) else {
                 throw .badDatLine(path: path, line: number + 1, text: String(line.prefix(200)))

@@ -39,6 +39,18 @@ import TestSupport
         }
     }
 
+    @Test func datLinesEndingInCarriageReturns() throws {
+        // A .dat written in text mode on Windows, or edited there: repozo's
+        // universal newlines read it. Swift's "\r\n" is one character.
+        let full = "repo/2026-11-22-03-33-40.fs 0 783 fd28d6cfd59ad28b807e79ee36893765"
+        let increment = "repo/2026-11-22-03-33-42.deltafs 783 973 09aafda5d0d6dfed2e823fe1243d8b6e"
+        for ending in ["\r\n", "\r"] {
+            let entries = try DatEntry.lines(of: full + ending + ending + increment + ending, path: "x.dat")
+            #expect(entries.map(\.end) == [783, 973])
+            #expect(entries[1].md5 == "09aafda5d0d6dfed2e823fe1243d8b6e")
+        }
+    }
+
     @Test func verifyReportsEveryProblemAndNamesItsFile() throws {
         let store = try BackupTestStore()
         defer { store.remove() }

@@ -1,0 +1,2 @@
+// LLVMFuzzerRunDriver itself comes from libFuzzer; this target only declares it.
+#include "LibFuzzerDriver.h"
