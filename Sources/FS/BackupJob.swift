@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Storage
-import Synchronization
 
 /// `.zodbfs/backup` on a mount made with `--backup-dir`: writing `full`,
 /// `incremental` or `auto` (``BackupMode``), optionally followed by `quick`
@@ -65,7 +64,7 @@ public final class BackupJob: ControlJob {
     let gzipByDefault: Bool
     /// One line per backup start, phase and result.
     let logger: Logger
-    private let status = Mutex(Status())
+    private let status = Guarded(Status())
 
     public init(repository: BackupRepository, storage: FileStorage, gzip: Bool = false, logger: Logger = Logger(label: "zodbfs")) {
         self.repository = repository

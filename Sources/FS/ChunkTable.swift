@@ -1,6 +1,5 @@
 import OFS
 import Storage
-import Synchronization
 import ZODB
 
 /// File offset → Data.fs position of the payload bytes, for one revision of
@@ -74,14 +73,14 @@ final class ChunkTable: Sendable {
         var guessedThrough: UInt64?
     }
 
-    private let state: Mutex<State>
+    private let state: Guarded<State>
 
     init(oid: OID, revision: TID, size: UInt64, first: OID) {
         self.oid = oid
         self.revision = revision
         self.size = size
         self.firstLink = first
-        state = Mutex(Self.empty(first: first, generation: 0))
+        state = Guarded(Self.empty(first: first, generation: 0))
     }
 
     private static func empty(first: OID, generation: UInt64) -> State {

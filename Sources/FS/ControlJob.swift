@@ -1,4 +1,4 @@
-import Synchronization
+import Storage
 
 /// A long-running job started by writing a command to a control file
 /// (`.zodbfs/pack`, `.zodbfs/backup`; DESIGN.md "Control files").
@@ -22,7 +22,7 @@ public protocol ControlJob: AnyObject, Sendable {
 public final class UnavailableJob: ControlJob {
     let reason: String
     let error: FSError
-    private let lastCommand = Mutex<String?>(nil)
+    private let lastCommand = Guarded<String?>(nil)
 
     public init(reason: String, error: FSError? = nil) {
         self.reason = reason

@@ -1,5 +1,4 @@
 import Storage
-import Synchronization
 
 /// Open files and directories by handle number.
 ///
@@ -39,7 +38,7 @@ final class FileHandleTable: Sendable {
         var open: [UInt64: Body] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Guarded(State())
 
     func insert(_ body: Body) -> UInt64 {
         state.withLock { s in

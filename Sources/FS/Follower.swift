@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import Synchronization
 
 /// A background thread that runs one step every `interval` seconds until
@@ -9,7 +10,7 @@ final class Follower: Sendable {
     private let interval: Double
     private let step: @Sendable () -> Void
     private let stopped = Atomic<Bool>(false)
-    private let finished = Mutex<Bool>(false)
+    private let finished = Guarded<Bool>(false)
 
     init(interval: Double, step: @escaping @Sendable () -> Void) {
         self.interval = interval

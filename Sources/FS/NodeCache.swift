@@ -1,5 +1,4 @@
 import Storage
-import Synchronization
 import ZODB
 
 /// Decoded nodes by oid, each valid for the revisions it was built from.
@@ -38,7 +37,7 @@ final class NodeCache: Sendable {
     /// loading again and again while its folder is busy.
     static let loadAttempts = 8
 
-    let state = Mutex(State())
+    let state = Guarded(State())
     /// Upper bound on cached nodes; past it the cache is cleared wholesale
     /// (cheap, and a directory tree's hot part refills at once).
     private let capacity: Int

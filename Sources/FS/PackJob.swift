@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Storage
-import Synchronization
 import ZODB
 
 /// `.zodbfs/pack` on a writable mount: writing `now`, a number of days, or an
@@ -28,7 +27,7 @@ public final class PackJob: ControlJob {
     let bytesPerSecond: Double?
     /// The wall clock, for tests that pack to "now".
     let now: @Sendable () -> Date
-    private let status = Mutex(Status())
+    private let status = Guarded(Status())
     /// One line per pack start, phase and result (DESIGN.md: operators follow the log).
     let logger: Logger
 

@@ -1,3 +1,4 @@
+import Storage
 import Synchronization
 
 /// Counters shown in `.zodbfs/stats`. Atomics, so the read path never takes
@@ -22,7 +23,7 @@ final class Statistics: Sendable {
     /// Commit latency histogram: counts per bucket of ``latencyBounds``
     /// (cumulative when rendered). A lock, taken once per commit, is cheap
     /// next to the fsync every commit waits for.
-    let latencyBuckets = Mutex([UInt64](repeating: 0, count: Statistics.latencyBounds.count + 1))
+    let latencyBuckets = Guarded([UInt64](repeating: 0, count: Statistics.latencyBounds.count + 1))
     /// Sum of commit latencies in microseconds.
     let latencyMicroseconds = Atomic<UInt64>(0)
 

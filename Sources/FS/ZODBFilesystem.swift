@@ -5,7 +5,6 @@ import Foundation
 import Logging
 import OFS
 import Storage
-import Synchronization
 import ZODB
 
 /// The filesystem: every FUSE operation is one method here, computed
@@ -54,15 +53,15 @@ public final class ZODBFilesystem: Sendable {
     let writer: StoreWriter?
     let openFiles = OpenFileTable()
     var logger: Logger { options.logger }
-    private let chunkTables = Mutex<[OID: ChunkTable]>([:])
+    private let chunkTables = Guarded<[OID: ChunkTable]>([:])
     /// Lookup count per inode the kernel holds (lookup and readdirplus add, forget subtracts).
-    private let kernelLookups = Mutex<[InodeNumber: UInt64]>([:])
+    private let kernelLookups = Guarded<[InodeNumber: UInt64]>([:])
     /// The revision whose pages the kernel may still cache, per file.
-    private let kernelCachedRevision = Mutex<[OID: TID]>([:])
-    private let invalidatorBox = Mutex<KernelInvalidator?>(nil)
-    private let follower = Mutex<Follower?>(nil)
+    private let kernelCachedRevision = Guarded<[OID: TID]>([:])
+    private let invalidatorBox = Guarded<KernelInvalidator?>(nil)
+    private let follower = Guarded<Follower?>(nil)
     /// What `.zodbfs/pack` and `.zodbfs/backup` run; see ``install(_:as:)``.
-    let jobsTable = Mutex<[ControlNode: any ControlJob]>([:])
+    let jobsTable = Guarded<[ControlNode: any ControlJob]>([:])
     /// What `mount` was given, shown by `.zodbfs/info`.
     private let rootDescription: String
     /// Records come over the network (ZEO): worth asking for ahead of need.

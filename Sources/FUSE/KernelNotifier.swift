@@ -4,7 +4,7 @@ import Glibc
 import CFuse3
 import FS
 import Logging
-import Synchronization
+import Storage
 
 /// Tells the kernel that what it cached is stale: an inode's pages and
 /// attributes (`fuse_lowlevel_notify_inval_inode(se, ino, 0, 0)`) or a name
@@ -34,11 +34,11 @@ final class KernelNotifier: KernelInvalidator {
         var inFlight = 0
     }
 
-    private let state: Mutex<State>
+    private let state: Guarded<State>
     private let logger: Logger
 
     init(session: OpaquePointer, logger: Logger) {
-        state = Mutex(State(session: session))
+        state = Guarded(State(session: session))
         self.logger = logger
     }
 

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CFuse3
 import Logging
-import Synchronization
+import Storage
 
 /// Routes libfuse's own messages (`fuse_log`) into swift-log instead of
 /// stderr, and keeps the error-level ones of the current mount attempt so a
@@ -21,7 +21,7 @@ enum LibfuseLog {
         var installed = false
     }
 
-    private static let state = Mutex(State())
+    private static let state = Guarded(State())
 
     /// Sends libfuse's messages to the logger; with `debug`, its per-request
     /// trace (`-d`) shows at debug level.

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import FS
 import Logging
-import Synchronization
+import Storage
 
 /// Finishes a mount once the kernel has completed INIT, on a thread of its
 /// own while the session loop serves requests: raises the readahead window
@@ -29,7 +29,7 @@ final class MountReadiness: Sendable {
     private let readAheadKiB: Int
     private let filesystem: ZODBFilesystem
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = Guarded(State())
 
     init(mountpoint: String, underlyingDevice: dev_t, readAheadKiB: Int, filesystem: ZODBFilesystem, logger: Logger) {
         self.mountpoint = mountpoint

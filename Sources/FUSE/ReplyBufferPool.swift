@@ -1,4 +1,4 @@
-import Synchronization
+import Storage
 
 /// Page-aligned buffers for READ replies the bridge copies itself (see
 /// `SpliceCapacity`), kept across requests: a fresh 1 MiB allocation per
@@ -7,7 +7,7 @@ final class ReplyBufferPool: Sendable {
     /// One buffer per worker thread is all that can be in use at once.
     private let capacity: Int
     /// Free buffers as (address, size); addresses as integers so the state is Sendable.
-    private let free = Mutex<[(address: UInt, size: Int)]>([])
+    private let free = Guarded<[(address: UInt, size: Int)]>([])
 
     init(capacity: Int) {
         self.capacity = capacity

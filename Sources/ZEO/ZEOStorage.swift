@@ -4,7 +4,6 @@ import NIOCore
 import NIOPosix
 import Pickle
 import Storage
-import Synchronization
 import SystemPackage
 
 /// A ZODB storage served by a ZEO server: zodbfs as one more client beside
@@ -24,7 +23,7 @@ import SystemPackage
 ///   ``Options/callTimeout``). Cache hits never touch the event loop.
 /// - `commitLock` serialises two-phase commits: the server allows one
 ///   transaction per connection. Loads go on during a commit.
-/// - `state` (a `Mutex`) guards the connection, the cache, the queue of
+/// - `state` (a `Guarded` lock) guards the connection, the cache, the queue of
 ///   invalidations for ``poll()`` and the server's figures; it is never
 ///   held while waiting for the network.
 ///
@@ -83,8 +82,8 @@ public final class ZEOStorage: ServerPackedStorage {
     public var seesOtherWriters: Bool { true }
 
     private let group: MultiThreadedEventLoopGroup
-    private let state: Mutex<State>
-    private let commitLock = Mutex<Int64>(0)
+    private let state: Guarded<State>
+    private let commitLock = Guarded<Int64>(0)
     private var logger: Logger { options.logger }
 
     /// Connects and registers; throws ``StorageError/disconnected(server:reason:)``
@@ -93,7 +92,7 @@ public final class ZEOStorage: ServerPackedStorage {
         self.address = address
         self.options = options
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        state = Mutex(State(cache: ObjectCache(budget: options.cacheBytes)))
+        state = Guarded(State(cache: ObjectCache(budget: options.cacheBytes)))
         connect()
         do {
             _ = try operationalConnection()
@@ -536,7 +535,7 @@ public final class ZEOStorage: ServerPackedStorage {
             }
     }
 
-    private let heartbeatTasks = Mutex<[ObjectIdentifier: RepeatedTask]>([:])
+    private let heartbeatTasks = Guarded<[ObjectIdentifier: RepeatedTask]>([:])
 
     private func verify(_ connection: ZEOConnection, serverTID: TID) -> EventLoopFuture<Void> {
         let known = state.withLock { $0.lastTID }

@@ -1,7 +1,6 @@
 import OFS
 import Pickle
 import Storage
-import Synchronization
 import ZODB
 
 /// One change to a folder's children.
@@ -103,7 +102,7 @@ extension ZODBFilesystem {
 /// reported after the edit.
 private final class OIDAllocation: Sendable {
     let writer: StoreWriter
-    let failure = Mutex<FSError?>(nil)
+    let failure = Guarded<FSError?>(nil)
 
     init(writer: StoreWriter) {
         self.writer = writer

@@ -1,6 +1,5 @@
 import OFS
 import Storage
-import Synchronization
 import SystemPackage
 
 /// A file open for writing: the stored revision it started from, plus what
@@ -59,12 +58,12 @@ final class OpenFile: Sendable {
 
     let oid: OID
     let inode: InodeNumber
-    let state: Mutex<State>
+    let state: Guarded<State>
 
     init(oid: OID, inode: InodeNumber, state: State) {
         self.oid = oid
         self.inode = inode
-        self.state = Mutex(state)
+        self.state = Guarded(state)
     }
 
     /// A file `create` just made: empty, known only to the mount.

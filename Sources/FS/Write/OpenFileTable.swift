@@ -1,5 +1,4 @@
 import Storage
-import Synchronization
 
 /// The files open for writing, by inode, and the names `create` made that
 /// the store does not hold yet (by parent folder), so `lookup` and
@@ -16,7 +15,7 @@ final class OpenFileTable: Sendable {
         var pending: [OID: [String: OpenFile]] = [:]
     }
 
-    private let tables = Mutex(Tables())
+    private let tables = Guarded(Tables())
 
     func file(_ inode: InodeNumber) -> OpenFile? {
         tables.withLock { $0.files[inode] }

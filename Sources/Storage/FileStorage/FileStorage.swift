@@ -1,4 +1,3 @@
-import Synchronization
 import SystemPackage
 
 /// A ZODB FileStorage (`Data.fs`): an append-only log of transactions plus an
@@ -31,12 +30,12 @@ import SystemPackage
 /// while another thread calls ``poll()``):
 /// - All file reads use `pread` on one descriptor, which has no shared file
 ///   offset, so reads need no lock.
-/// - `state` (a `Mutex`) guards the index, the end position, the last tid and
+/// - `state` (a `Guarded` lock) guards the index, the end position, the last tid and
 ///   the warnings. Readers hold it only to look up a position; they then read
 ///   outside the lock. That is safe because the bytes before ``size`` never
 ///   change: the file is append-only, and a pack writes a new file and renames
 ///   it over the old, leaving this descriptor on the old one.
-/// - `pollGate` (a `Mutex`) serialises ``poll()``: a poll scans new bytes
+/// - `pollGate` (a `Guarded` lock) serialises ``poll()``: a poll scans new bytes
 ///   without holding `state`, then takes `state` once to publish what it
 ///   found, so readers see a transaction completely or not at all.
 ///   Lock order: `pollGate`, then `state`; nothing takes them the other way.
@@ -86,9 +85,9 @@ public final class FileStorage: Sendable {
     }
 
     /// Guards the index and the end of the storage. See the type's documentation.
-    let state: Mutex<State>
+    let state: Guarded<State>
     /// Serialises ``poll()``; taken before `state`.
-    let pollGate = Mutex<Void>(())
+    let pollGate = Guarded<Void>(())
     /// The commit lock, the pending transactions and the shared fsync.
     let groupCommit: GroupCommit
 
@@ -139,7 +138,7 @@ public final class FileStorage: Sendable {
         self.lockFile = lockFile
         self.magic = opened.magic
         self.usedIndexFile = opened.usedIndexFile
-        self.state = Mutex(opened.state)
+        self.state = Guarded(opened.state)
         self.groupCommit = GroupCommit(
             end: opened.state.end, lastTID: opened.state.lastTID, largestOID: opened.state.index.maxOID, clock: clock)
         if !readOnly && !usedIndexFile {

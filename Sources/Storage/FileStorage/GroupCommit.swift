@@ -1,4 +1,3 @@
-import Synchronization
 import SystemPackage
 
 /// The write side of a read-write ``FileStorage``: the commit lock, the
@@ -9,7 +8,7 @@ import SystemPackage
 ///
 /// Three locks, always taken in this order and never the other way:
 ///
-/// 1. `commitLock` (a `Mutex`) serialises the writing of transactions, as
+/// 1. `commitLock` (a `Guarded` lock) serialises the writing of transactions, as
 ///    ZODB's `_commit_lock` does from `tpc_begin` to `tpc_finish`. A commit
 ///    holds it while it checks its expected serials, chooses its tid and its
 ///    position (the written end), writes header, data records, trailer and
@@ -116,7 +115,7 @@ final class GroupCommit: Sendable {
         var faults = CommitFaults()
     }
 
-    let commitLock = Mutex<Void>(())
+    let commitLock = Guarded<Void>(())
     let monitor: Monitor<State>
     let clock: CommitClock
 

@@ -1,6 +1,6 @@
 // A mutex with a condition variable, for the one place where a thread must
 // sleep until another thread changes shared state: a commit waiting for the
-// fsync that covers it (`GroupCommit`). `Synchronization.Mutex` has no
+// fsync that covers it (`GroupCommit`). ``Guarded`` has no
 // condition variable, so this wraps pthread's.
 
 #if canImport(Glibc)
