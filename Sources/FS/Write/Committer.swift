@@ -15,25 +15,40 @@ import Storage
 /// different folders never wait for each other except in the storage's own
 /// short commit lock, and concurrent commits share fsyncs there (group
 /// commit).
+///
+/// A change that lost once is built and committed again under `retries`, a
+/// lock that only such changes take: among this mount's own writers a
+/// loser then cannot lose again, however many threads write to one folder
+/// (over ZEO a commit takes round trips, and with eight writers in one
+/// folder a change could otherwise lose dozens of times in a row). Only
+/// another client's commits can still make it retry.
 struct Committer: Sendable {
     let storage: any ObjectStorage
     var maxAttempts = 32
+    private let retries = Guarded(())
+
+    init(storage: any ObjectStorage) {
+        self.storage = storage
+    }
 
     /// Commits what `build` returns; returns the result and the oids written.
     func commit(_ description: String, user: String = "",
                 build: () throws(FSError) -> [PendingRecord]) throws(FSError) -> CommitResult {
+        let metadata = TransactionMetadata(user: user, description: description)
         var lastConflict = ""
-        for _ in 0..<maxAttempts {
+        func attemptOnce() throws(FSError) -> CommitResult? {
             let records = try build()
-            do {
-                return try storage.commit(records, metadata: TransactionMetadata(user: user, description: description))
+            do throws(StorageError) {
+                return try storage.commit(records, metadata: metadata)
             } catch {
-                if case .conflict = error {
-                    lastConflict = "\(error)"
-                    continue
-                }
-                throw .storage(error)
+                guard case .conflict = error else { throw .storage(error) }
+                lastConflict = "\(error)"
+                return nil
             }
+        }
+        for attempt in 0..<maxAttempts {
+            let result = attempt == 0 ? try attemptOnce() : try retries.withLock { _ throws(FSError) in try attemptOnce() }
+            if let result { return result }
         }
         throw .conflict("\(description): \(lastConflict)")
     }

@@ -89,7 +89,13 @@ extension ZODBFilesystem {
     public func flush(_ inode: InodeNumber, handle: UInt64) throws(FSError) {
         try counting { () throws(FSError) in
             guard case .writable(let file)? = handles.body(handle) else { return }
-            try commit(file)
+            do throws(FSError) {
+                try commit(file)
+            } catch {
+                // The caller sees only an errno: the reason goes to the log.
+                logger.warning("commit of \(file.oid) failed: \(error)")
+                throw error
+            }
         }
     }
 
