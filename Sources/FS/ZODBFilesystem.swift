@@ -66,6 +66,10 @@ public final class ZODBFilesystem: Sendable {
     private let rootDescription: String
     /// Records come over the network (ZEO): worth asking for ahead of need.
     let remoteStorage: Bool
+    /// Whether the kernel may keep written pages and trust its own file
+    /// sizes (FUSE's writeback cache): only when no other client changes
+    /// the store, so sizes the kernel cached cannot go stale under it.
+    public var kernelMayCacheWrites: Bool { !options.readOnly && !storage.seesOtherWriters }
 
     public init(storage: any ObjectStorage, options: Options) throws(FSError) {
         self.storage = storage

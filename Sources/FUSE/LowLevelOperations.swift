@@ -17,9 +17,8 @@ enum LowLevelOperations {
         operations.`init` = { userdata, connection in
             guard let userdata, let connection else { return }
             let context = Unmanaged<SessionContext>.fromOpaque(userdata).takeUnretainedValue()
-            let filesystem = context.filesystem
-            let writeback = !filesystem.options.readOnly && !filesystem.storage.seesOtherWriters
-            ConnectionSettings.negotiate(connection, writebackCache: writeback, logger: context.logger)
+            ConnectionSettings.negotiate(connection, writebackCache: context.filesystem.kernelMayCacheWrites,
+                                         logger: context.logger)
         }
         installReading(into: &operations)
         installModifying(into: &operations)

@@ -277,7 +277,7 @@ public final class ZEOStorage: ServerPackedStorage {
             } catch {
                 // The server aborted on its side already; make sure, and
                 // drop what we hold of the objects concerned.
-                _ = try? call(on: connection, "tpc_abort", [txn], timeout: 10)
+                abort(txn, on: connection)
                 state.withLock { s in for record in records { s.cache.invalidate(record.oid) } }
                 throw error
             }
@@ -288,7 +288,7 @@ public final class ZEOStorage: ServerPackedStorage {
                 } else {
                     // A server run with client-side conflict resolution hands
                     // the conflict back; zodbfs rebuilds its change instead.
-                    _ = try? call(on: connection, "tpc_abort", [txn], timeout: 10)
+                    abort(txn, on: connection)
                     let oid = item["oid"]?.bytesValue.flatMap { OID(bytes: $0) } ?? records[0].oid
                     state.withLock { $0.cache.invalidate(oid) }
                     throw .conflict(oid: oid, expected: nil, actual: nil)
@@ -314,6 +314,11 @@ public final class ZEOStorage: ServerPackedStorage {
             }
             return CommitResult(tid: tid, position: 0, length: UInt64(total))
         }
+    }
+
+    /// `tpc_abort`, best effort: the transaction is abandoned either way.
+    private func abort(_ txn: PickleValue, on connection: ZEOConnection) {
+        _ = try? call(on: connection, "tpc_abort", [txn], timeout: 10)
     }
 
     /// Asks the server to pack its storage as of `time` (seconds since the
