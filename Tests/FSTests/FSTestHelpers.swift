@@ -1,7 +1,6 @@
 import FS
 import Foundation
 import Storage
-import Synchronization
 import TestSupport
 
 /// A `DirectoryReplier` with a capacity, like the kernel's reply buffer.
@@ -23,8 +22,8 @@ struct CollectingReplier: DirectoryReplier {
 
 /// Records what the filesystem asks the kernel to forget.
 final class RecordingInvalidator: KernelInvalidator {
-    let inodes = Mutex<[InodeNumber]>([])
-    let names = Mutex<[(InodeNumber, String)]>([])
+    let inodes = Guarded<[InodeNumber]>([])
+    let names = Guarded<[(InodeNumber, String)]>([])
     func invalidateInode(_ inode: InodeNumber) { inodes.withLock { $0.append(inode) } }
     func invalidateEntry(parent: InodeNumber, name: String) { names.withLock { $0.append((parent, name)) } }
 }

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+import Storage
 
 /// A private directory under `$TMPDIR` (else `/tmp`) for the files a fuzz
 /// input has to become: the storage and index parsers read paths, not
@@ -57,7 +57,7 @@ public final class ScratchDirectory: Sendable {
 }
 
 /// The scratch directories of this process, for `atexit`.
-private let madeDirectories = Mutex<[String]>([])
+private let madeDirectories = Guarded<[String]>([])
 
 /// Removes each scratch directory and the files the targets wrote into it
 /// (never subdirectories).

@@ -1,6 +1,5 @@
 import Foundation
 @_spi(Testing) import Storage
-import Synchronization
 import SystemPackage
 import Testing
 import TestSupport
@@ -100,7 +99,7 @@ import TestSupport
         faults.syncDelay = 0.2
         storage.setCommitFaults(faults)
         let oids = try storage.newOIDs(12)
-        let outcomes = Mutex<[Int: Result<CommitResult, StorageError>]>([:])
+        let outcomes = Guarded<[Int: Result<CommitResult, StorageError>]>([:])
         runConcurrently(oids.count) { i in
             let result = Result { () throws(StorageError) in
                 try storage.commit([.bytes(oids[i], nil, Pickles.mapping("\(i)"))], metadata: TransactionMetadata())

@@ -1,6 +1,5 @@
 import Foundation
 @_spi(Testing) import Storage
-import Synchronization
 import SystemPackage
 import Testing
 import TestSupport
@@ -123,7 +122,7 @@ import TestSupport
         #expect(try again.newOIDs(1) == [OID(101)])
 
         // Concurrent callers never get the same oid.
-        let seen = Mutex<[OID]>([])
+        let seen = Guarded<[OID]>([])
         runConcurrently(8) { _ in
             for _ in 0..<50 {
                 let oids = (try? again.newOIDs(2)) ?? []
@@ -298,7 +297,7 @@ import TestSupport
         var faults = CommitFaults()
         faults.syncDelay = 0.5
         storage.setCommitFaults(faults)
-        let done = Mutex<CommitResult?>(nil)
+        let done = Guarded<CommitResult?>(nil)
         let thread = Thread {
             let result = try? storage.commit([.bytes(.root, nil, Pickles.mapping("r"))], metadata: TransactionMetadata())
             done.withLock { $0 = result }

@@ -1,6 +1,5 @@
 import Foundation
 @_spi(Testing) import Storage
-import Synchronization
 import Testing
 import TestSupport
 
@@ -20,8 +19,8 @@ import TestSupport
         storage.setCommitFaults(faults)
         let count = 24
         let oids = try storage.newOIDs(count)
-        let results = Mutex<[CommitResult]>([])
-        let durableAtReturn = Mutex<[Bool]>([])
+        let results = Guarded<[CommitResult]>([])
+        let durableAtReturn = Guarded<[Bool]>([])
         runConcurrently(count) { i in
             guard let result = try? storage.commit([.bytes(oids[i], nil, Pickles.mapping("\(i)"))], metadata: TransactionMetadata())
             else { return }
@@ -55,8 +54,8 @@ import TestSupport
         _ = try storage.commit([.bytes(counter, nil, Pickles.mapping("0"))], metadata: TransactionMetadata())
         let threads = 16, rounds = 10
         let oids = try storage.newOIDs(threads)
-        let conflicts = Mutex(0)
-        let failures = Mutex<[String]>([])
+        let conflicts = Guarded(0)
+        let failures = Guarded<[String]>([])
         runConcurrently(threads) { i in
             var serial: TID?
             for round in 0..<rounds {
@@ -115,7 +114,7 @@ import TestSupport
         var faults = CommitFaults()
         faults.syncDelay = 0.4
         storage.setCommitFaults(faults)
-        let first = Mutex<CommitResult?>(nil)
+        let first = Guarded<CommitResult?>(nil)
         let thread = Thread {
             let result = try? storage.commit([.bytes(.root, base.tid, Pickles.mapping("first"))], metadata: TransactionMetadata())
             first.withLock { $0 = result }
@@ -150,7 +149,7 @@ import TestSupport
         let storage = try FileStorage(path: directory.path + "/Data.fs", readOnly: false, createIfMissing: true)
         defer { storage.close() }
         let base = try storage.commit([.bytes(.root, nil, Pickles.mapping("root"))], metadata: TransactionMetadata())
-        let outcomes = Mutex<[Result<CommitResult, StorageError>]>([])
+        let outcomes = Guarded<[Result<CommitResult, StorageError>]>([])
         runConcurrently(10) { i in
             let result = Result { () throws(StorageError) in
                 try storage.commit([.bytes(.root, base.tid, Pickles.mapping("\(i)"))], metadata: TransactionMetadata())

@@ -63,7 +63,7 @@ import TestSupport
         // A slow pack (the rate limit stretches it over about a second) and
         // commits on another thread all the while.
         let done = Atomic<Bool>(false)
-        let packed = Mutex<Result<PackResult, StorageError>?>(nil)
+        let packed = Guarded<Result<PackResult, StorageError>?>(nil)
         let thread = Thread {
             let result = Result { () throws(StorageError) in
                 try storage.pack(before: stop, references: Self.finder,
@@ -237,7 +237,7 @@ import TestSupport
         defer { scratch.cleanUp() }
         let storage = try Self.makeStore(scratch.path("Data.fs"))
         defer { storage.close() }
-        let seen = Mutex<[PackProgress]>([])
+        let seen = Guarded<[PackProgress]>([])
         let options = PackOptions(progress: { p in seen.withLock { $0.append(p) } })
         _ = try storage.pack(before: TID(timeIntervalSince1970: Date().timeIntervalSince1970 + 1), references: Self.finder, options: options)
         let phases = seen.withLock { $0 }.map(\.phase)

@@ -1,6 +1,5 @@
 import Foundation
 import Storage
-import Synchronization
 import SystemPackage
 import Testing
 import TestSupport
@@ -48,8 +47,8 @@ extension PendingRecord {
 
 /// A clock a test moves by hand.
 final class ManualClock: Sendable {
-    private let time: Mutex<Double>
-    init(_ start: Double) { time = Mutex(start) }
+    private let time: Guarded<Double>
+    init(_ start: Double) { time = Guarded(start) }
     func set(_ value: Double) { time.withLock { $0 = value } }
     var clock: CommitClock { CommitClock { [self] in time.withLock { $0 } } }
 }
