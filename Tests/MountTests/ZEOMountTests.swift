@@ -115,6 +115,34 @@ import Testing
                 #expect(names.contains("mount-\(i)") && names.contains("zope-\(i)"), "\(folder) \(i)")
             }
         }
+
+        // One file written on both sides: the last close wins.
+        // (a) The handle still has uncommitted bytes when Zope replaces the
+        // body: its close finds the File changed, builds its change again on
+        // Zope's revision and commits it.
+        let path = mount.path("docs/both.bin")
+        try Data(pseudoRandomBytes(300_000, seed: 40)).write(to: URL(fileURLWithPath: path))
+        let mine = pseudoRandomBytes(200_000, seed: 41)
+        var handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(mine[..<100_000]))
+        try site.zope("update", "docs/both.bin", try site.file("theirs", pseudoRandomBytes(100_000, seed: 42)))
+        try handle.write(contentsOf: Data(mine[100_000...]))
+        try handle.close()
+        #expect(try site.zope("sha256", "docs/both.bin").hasPrefix(sha256Hex(mine)))
+        // (b) Every close of a descriptor commits, also a child's close of
+        // one it inherited (here: of a dup). The body is in the store before
+        // Zope replaces it, and the owner's close, with nothing new to
+        // commit, puts it back.
+        let again = pseudoRandomBytes(150_000, seed: 43)
+        handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(again))
+        close(dup(handle.fileDescriptor))
+        #expect(try site.zope("sha256", "docs/both.bin").hasPrefix(sha256Hex(again)))
+        try site.zope("update", "docs/both.bin", try site.file("theirs", pseudoRandomBytes(100_000, seed: 44)))
+        try handle.close()
+        #expect(try site.zope("sha256", "docs/both.bin").hasPrefix(sha256Hex(again)))
         let report = try site.finish()
         #expect(report.problems == [])
         for folder in ["docs", "many"] {
@@ -123,6 +151,7 @@ import Testing
                 #expect(report["\(folder)/zope-\(i)"] != nil)
             }
         }
+        #expect(report["docs/both.bin"]?.size == 150_000)
     }
 
     @Test func ridesOutAServerRestartAndFailsCleanlyWhenItStaysAway() throws {

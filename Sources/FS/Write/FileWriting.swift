@@ -90,7 +90,7 @@ extension ZODBFilesystem {
         try counting { () throws(FSError) in
             guard case .writable(let file)? = handles.body(handle) else { return }
             do throws(FSError) {
-                try commit(file)
+                try commit(file, reassertingOverOthers: true)
             } catch {
                 // The caller sees only an errno: the reason goes to the log.
                 logger.warning("commit of \(file.oid) failed: \(error)")
@@ -113,10 +113,19 @@ extension ZODBFilesystem {
     /// Commits `file` if it changed since its last commit: one transaction
     /// with its new or changed `Pdata` links, the File record and — for a
     /// new file — its folder. Returns once the transaction is durable.
-    func commit(_ file: OpenFile) throws(FSError) {
+    ///
+    /// With `reassertingOverOthers` (a close), also when it did not change
+    /// since but another client replaced it after that commit (see
+    /// ``replacedByAnotherClient(_:oid:)``).
+    func commit(_ file: OpenFile, reassertingOverOthers: Bool = false) throws(FSError) {
         let writer = try writable()
         try file.state.withLock { (s: inout OpenFile.State) throws(FSError) in
-            guard s.modified, !s.unlinked else { return }
+            guard !s.unlinked else { return }
+            if !s.modified {
+                guard reassertingOverOthers, replacedByAnotherClient(s, oid: file.oid) else { return }
+                logger.info("\(file.oid) was replaced by another client while open here: its close writes it again")
+                s.modified = true
+            }
             let started = ContinuousClock.now
             let body = try BodyCommit.plan(s, storage: storage, newOIDs: writer.newOIDs)
             let state = s
@@ -187,6 +196,30 @@ extension ZODBFilesystem {
             }
             committed(written, result: result, started: started, rewritten: rewritten, listings: listings)
         }
+    }
+
+    /// True when another client committed the File after this open file's
+    /// last commit, and this open file was written since it was opened.
+    ///
+    /// A close always commits a changed file, so the handle's content lands
+    /// last when it was still changing. But every `close` of a descriptor
+    /// commits, including a forked child's close of one it inherited; when
+    /// another client's version then lands before the owner's own close,
+    /// that close finds nothing changed. It commits the File again, pointing
+    /// at the body it committed: only the File record is written, the
+    /// other client's title and content type stay. Not when a link of that
+    /// body changed since (another zodbfs mount edited it in place; Zope
+    /// never does): the body is no longer this file's, and the other
+    /// client's version stands. Only a storage with other writers (ZEO)
+    /// can see this.
+    private func replacedByAnotherClient(_ s: OpenFile.State, oid: OID) -> Bool {
+        guard s.changedSinceOpen, storage.seesOtherWriters, case .stored = s.origin, let ours = s.serial,
+              let current = try? storage.currentSerial(oid), current != ours else { return false }
+        if case .chain(_, let links) = s.base {
+            guard let links else { return false }
+            for link in links where (try? storage.currentSerial(link.oid)) != link.serial { return false }
+        }
+        return true
     }
 
     public func release(_ inode: InodeNumber, handle: UInt64) {

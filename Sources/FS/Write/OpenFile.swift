@@ -54,6 +54,11 @@ final class OpenFile: Sendable {
         var changeTime: Double
         /// The serial of the File record the body came from (nil while pending).
         var serial: TID?
+        /// Written or truncated since it was opened. Its close then puts
+        /// the body back if another client replaced the File after the
+        /// last commit: the last close wins, even when an earlier close
+        /// (a forked child's inherited descriptor) already committed it.
+        var changedSinceOpen = false
     }
 
     let oid: OID
@@ -96,6 +101,7 @@ extension OpenFile.State {
         written.insert(offset..<end)
         size = max(size, end)
         modified = true
+        changedSinceOpen = true
         changeTime = now
     }
 
@@ -108,6 +114,7 @@ extension OpenFile.State {
         if newSize != size {
             size = newSize
             modified = true
+            changedSinceOpen = true
         }
         changeTime = now
     }
