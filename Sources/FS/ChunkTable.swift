@@ -123,21 +123,22 @@ final class ChunkTable: Sendable {
             return .fileRanges(descriptor: file.descriptor, ranges: ranges)
         case .mixed(let mixed): pieces = mixed
         }
-        var bytes: [UInt8] = []
+        var parts: [ArraySlice<UInt8>] = []
+        parts.reserveCapacity(pieces.count)
         for piece in pieces {
             switch piece {
-            case .inline(let inline): bytes += inline
+            case .inline(let inline): parts.append(inline[...])
             case .stored(let range):
                 guard let fileStorage else { throw .corruptObject("a Data.fs range of \(oid) without a Data.fs") }
-                do { bytes += try fileStorage.read(at: range.offset, count: range.length, generation: generation) } catch { throw .storage(error) }
+                do { parts.append(try fileStorage.read(at: range.offset, count: range.length, generation: generation)[...]) } catch { throw .storage(error) }
             case .record(let link, let range):
                 let record: [UInt8]
                 do { record = try storage.load(link).data } catch { throw .storage(error) }
                 guard range.upperBound <= record.count else { throw .corruptObject("Pdata \(link) changed while \(oid) was read") }
-                bytes += record[range]
+                parts.append(record[range])
             }
         }
-        return .bytes(bytes)
+        return .pieces(parts)
     }
 
     private static func walk(_ oid: OID, state s: inout State, storage: any ObjectStorage) throws(FSError) {

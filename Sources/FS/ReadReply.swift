@@ -10,6 +10,10 @@ public enum ReadReply: Sendable {
     case bytes([UInt8])
     /// Ranges of `descriptor`, in order; their lengths add up to the reply size.
     case fileRanges(descriptor: Int32, ranges: [FileRange])
+    /// Parts of records already in memory (a chain read over ZEO), in
+    /// order: the bridge hands them to the kernel as one I/O vector, so a
+    /// 1 MiB read is not first copied into a 1 MiB array of its own.
+    case pieces([ArraySlice<UInt8>])
 }
 
 /// `length` bytes at absolute `offset` of a file.
@@ -58,6 +62,19 @@ extension ReadReply {
             var bytes: [UInt8] = []
             for range in ranges { bytes += try range.read(from: descriptor, path: path) }
             return bytes
+        case .pieces(let pieces):
+            return Array(pieces.joined())
+        }
+    }
+}
+
+extension ReadReply {
+    /// How many bytes the reply carries.
+    public var count: Int {
+        switch self {
+        case .bytes(let bytes): bytes.count
+        case .fileRanges(_, let ranges): ranges.reduce(0) { $0 + $1.length }
+        case .pieces(let pieces): pieces.reduce(0) { $0 + $1.count }
         }
     }
 }

@@ -427,11 +427,7 @@ public final class ZODBFilesystem: Sendable {
                 throw .badHandle
             }
         }
-        switch reply {
-        case .bytes(let b): stats.bytesRead.add(UInt64(b.count), ordering: .relaxed)
-        case .fileRanges(_, let ranges):
-            stats.bytesRead.add(ranges.reduce(0) { $0 + UInt64($1.length) }, ordering: .relaxed)
-        }
+        stats.bytesRead.add(UInt64(reply.count), ordering: .relaxed)
         return reply
     }
 

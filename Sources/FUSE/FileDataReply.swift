@@ -46,6 +46,27 @@ extension Request {
         }
     }
 
+    /// Replies to a READ with parts of records in memory, as one I/O vector
+    /// (`fuse_reply_iov`, a `writev` to /dev/fuse): the kernel gathers them
+    /// straight from the records. Cut to `limit`, like the ranges above.
+    func reply(pieces: [ArraySlice<UInt8>], limit: Int) {
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(pieces.count)
+        var payload = 0
+        // Every slice keeps its storage alive while `pieces` lives, so its
+        // address stays valid through the reply below.
+        for piece in pieces where !piece.isEmpty && payload < limit {
+            let length = min(piece.count, limit - payload)
+            piece.withUnsafeBytes { bytes in
+                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: length))
+            }
+            payload += length
+        }
+        withExtendedLifetime(pieces) {
+            _ = fuse_reply_iov(raw, vectors, Int32(vectors.count))
+        }
+    }
+
     /// `pread`s every segment into one buffer and replies with it. A failed
     /// read of the store is an EIO reply; a short one (the file ends early)
     /// ends the data there.

@@ -92,6 +92,8 @@ extension LowLevelOperations {
                     request.reply(bytes: bytes.count > size ? Array(bytes.prefix(size)) : bytes)
                 case .fileRanges(let descriptor, let ranges):
                     request.reply(descriptor: descriptor, ranges: ranges, limit: size)
+                case .pieces(let pieces):
+                    request.reply(pieces: pieces, limit: size)
                 }
             }
         }

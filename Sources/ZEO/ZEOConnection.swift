@@ -43,6 +43,7 @@ final class ZEOConnection: ChannelInboundHandler, @unchecked Sendable {
     private var currentLoads: [OID: EventLoopFuture<PickleValue>] = [:]
     private var lastID: Int64 = 0
     private var isClosed = false
+    private var flushScheduled = false
     private var closeReason = "connection closed"
 
     /// ZEO 5 is the only protocol ZEO 6 servers speak.
@@ -58,9 +59,9 @@ final class ZEOConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        let buffer = unwrapInboundIn(data)
         guard let encoding else {
+            let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
             // The server speaks first: its protocol version. We answer with
             // the same letter and the version we both know.
             guard let agreed = MessageEncoding(handshake: bytes), bytes.dropFirst().elementsEqual(Self.protocolNumber) else {
@@ -75,7 +76,7 @@ final class ZEOConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         let message: ZEOMessage
         do {
-            message = try encoding.decode(bytes)
+            message = try encoding.decode(buffer)
         } catch {
             fail(context: context, ZEOProtocolError.badMessage("\(error)"))
             return
@@ -142,7 +143,14 @@ final class ZEOConnection: ChannelInboundHandler, @unchecked Sendable {
             return promise.futureResult
         }
         pending[lastID] = Pending(promise: promise, onReply: onReply)
-        write(context: context, bytes)
+        context.write(NIOAny(bytes), promise: nil)
+        if !flushScheduled {
+            flushScheduled = true
+            eventLoop.execute { [self] in
+                flushScheduled = false
+                self.context?.flush()
+            }
+        }
         return promise.futureResult
     }
 

@@ -1,3 +1,4 @@
+import NIOCore
 import Pickle
 
 /// One ZEO message after the handshake (`ZEO/asyncio/base.py`): the tuple
@@ -49,6 +50,50 @@ enum MessageEncoding: Sendable, Equatable {
         }
     }
 
+    /// A message straight from the receive buffer.
+    ///
+    /// A large pickled message — a `loadBefore` reply carrying a 64 KiB
+    /// `Pdata` record, the bulk of a big file's read — is decoded from its
+    /// first and last `edge` bytes only, its large `bytes` left in place
+    /// (`.byteRange`) and then copied once, from the buffer into the value,
+    /// rather than copying the whole message out first and the payload out
+    /// of that again. A message whose structure reaches into the middle (a
+    /// long list of oids) is decoded whole instead.
+    func decode(_ buffer: ByteBuffer) throws -> ZEOMessage {
+        let total = buffer.readableBytes
+        let start = buffer.readerIndex
+        let edge = 4096
+        guard self == .pickle, total > 4 * edge else { return try decode(buffer.getBytes(at: start, length: total) ?? []) }
+        let input = PickleInput(head: buffer.getBytes(at: start, length: edge) ?? [],
+                                tail: buffer.getBytes(at: start + total - edge, length: edge) ?? [], totalLength: total)
+        var decoder = PickleDecoder(input, largeBytesThreshold: edge)
+        guard let value = try? decoder.decodeNext(),
+              let resolved = Self.resolvingByteRanges(value, { buffer.getBytes(at: start + $0, length: $1) }) else {
+            return try decode(buffer.getBytes(at: start, length: total) ?? [])
+        }
+        return try message(resolved)
+    }
+
+    /// `value` with each `.byteRange` in its tuples and lists replaced by
+    /// the bytes `read` gives; nil when it holds other containers.
+    private static func resolvingByteRanges(_ value: PickleValue, _ read: (Int, Int) -> [UInt8]?) -> PickleValue? {
+        switch value {
+        case .byteRange(let offset, let length): return read(offset, length).map { .bytes($0) }
+        case .tuple(let items), .list(let items):
+            var resolved: [PickleValue] = []
+            resolved.reserveCapacity(items.count)
+            for item in items {
+                guard let r = resolvingByteRanges(item, read) else { return nil }
+                resolved.append(r)
+            }
+            if case .tuple = value { return .tuple(resolved) }
+            return .list(resolved)
+        case .none, .bool, .int, .bigInt, .float, .string, .bytes, .global: return value
+        // Not in the messages this is for; such a message is decoded whole.
+        case .dict, .set, .frozenSet, .persistentID, .object: return nil
+        }
+    }
+
     func decode(_ bytes: [UInt8]) throws -> ZEOMessage {
         let value: PickleValue
         switch self {
@@ -58,6 +103,10 @@ enum MessageEncoding: Sendable, Equatable {
         case .msgpack:
             value = try MessagePack.decode(bytes)
         }
+        return try message(value)
+    }
+
+    private func message(_ value: PickleValue) throws -> ZEOMessage {
         guard case .tuple(let parts) = value, parts.count == 4,
               let id = parts[0].intValue, let name = parts[2].stringValue else {
             throw ZEOProtocolError.badMessage("not a (msgid, flags, name, args) tuple")

@@ -47,6 +47,7 @@ extension ZODBFilesystem {
             case .bytes(let b): chunk = b
             case .fileRanges(_, let ranges):
                 for r in ranges { chunk += try fileStorage.read(at: r.offset, count: r.length) }
+            case .pieces(let pieces): chunk = Array(pieces.joined())
             }
             if chunk.isEmpty { break }
             digest.update(chunk)

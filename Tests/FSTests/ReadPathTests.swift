@@ -73,6 +73,7 @@ import Testing
             case .fileRanges(let fd, let ranges):
                 #expect(fd == fs.fileStorage.descriptor)
                 return try ranges.flatMap { try fs.fileStorage.read(at: $0.offset, count: $0.length) }
+            case .pieces(let pieces): return Array(pieces.joined())
             }
         }
         // Reading backwards in odd sizes across 64 KiB links gives the same bytes as forwards.

@@ -177,6 +177,14 @@ extension OpenFile.State {
                     guard !b.isEmpty else { throw .corruptObject("Pdata chain of \(table.oid) ends before its size") }
                     result.append(.bytes(b))
                     cursor += UInt64(b.count)
+                case .pieces(let pieces):
+                    guard pieces.contains(where: { !$0.isEmpty }) else {
+                        throw .corruptObject("Pdata chain of \(table.oid) ends before its size")
+                    }
+                    for piece in pieces where !piece.isEmpty {
+                        result.append(.bytes(Array(piece)))
+                        cursor += UInt64(piece.count)
+                    }
                 case .fileRanges(let fd, let ranges):
                     guard !ranges.isEmpty else { throw .corruptObject("Pdata chain of \(table.oid) ends before its size") }
                     for r in ranges {
