@@ -25,13 +25,13 @@ struct SyslogLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        let merged = metadata.merging(explicit ?? [:]) { _, new in new }
+    func log(event: LogEvent) {
+        let message = event.message
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let text = fields.isEmpty ? "\(message)" : "\(message) \(fields)"
         let priority: Int32
-        switch level {
+        switch event.level {
         case .trace, .debug: priority = LOG_DEBUG
         case .info: priority = LOG_INFO
         case .notice: priority = LOG_NOTICE

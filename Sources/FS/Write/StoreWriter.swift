@@ -125,7 +125,7 @@ extension ZODBFilesystem {
         var written: [OID: TID?] = [:]
         for record in records { written[record.oid] = record.expectedSerial }
         var rebuilt: [Node] = []
-        for (oid, record) in rewritten {
+        for record in rewritten.values {
             var record = record
             record.tid = result.tid
             if let node = try? Node.build(record, loader: loader) { rebuilt.append(node) }
