@@ -60,10 +60,16 @@ final class ChunkTable: Sendable {
         var builtEnd: UInt64 = 0
         var next: OID?
         var seen: Set<OID> = []
-        /// Region of Data.fs already requested from the kernel.
-        var prefetchedLow: UInt64 = .max
-        var prefetchedHigh: UInt64 = 0
+        /// The region of Data.fs last requested from the kernel, from the
+        /// reading position to the far edge of the request. A position
+        /// outside it (a second pass, a seek) starts a new one, so a pass
+        /// after the page cache was dropped asks again.
+        var prefetched: Range<UInt64>?
+        /// The position of the link the walk found last, to learn the direction.
         var lastPosition: UInt64?
+        /// The file offset just past the last read: a read that starts near
+        /// it continues a sequential pass, one elsewhere is a seek.
+        var lastReadEnd: UInt64?
         /// -1: links lie at decreasing positions (Zope's layout); +1: increasing.
         var direction = 0
         /// The storage generation of the positions in `payloads`.
@@ -111,7 +117,11 @@ final class ChunkTable: Sendable {
                     while s.builtEnd < end, let next = s.next {
                         try Self.walk(next, state: &s, storage: storage)
                     }
-                    return (Self.slice(s, from: offset, to: min(end, s.builtEnd)), s.generation)
+                    let slice = Self.slice(s, from: offset, to: min(end, s.builtEnd))
+                    if case .stored(let ranges) = slice, let fileStorage, let last = ranges.last {
+                        Self.readAhead(of: last, from: offset, to: end, state: &s, storage: fileStorage)
+                    }
+                    return (slice, s.generation)
                 } catch .packedMeanwhile where attempts < 3 {
                     attempts += 1
                 }
@@ -154,6 +164,8 @@ final class ChunkTable: Sendable {
         // A pack swapped files between two links: start over in the new one.
         guard link.generation == s.generation else { throw .packedMeanwhile }
         if case .stored(let position, _) = link.payload, let fileStorage = storage as? FileStorage {
+            if let last = s.lastPosition, s.direction == 0 { s.direction = position < last ? -1 : 1 }
+            s.lastPosition = position
             prefetch(around: position, state: &s, storage: fileStorage)
         } else if let next = link.next {
             prefetch(after: oid, next: next, state: &s, storage: storage)
@@ -167,34 +179,57 @@ final class ChunkTable: Sendable {
         s.next = link.next
     }
 
+    /// A sequential reader's next stretch of Data.fs, asked for as the
+    /// walk would: once the table is built, reads no longer walk, and a
+    /// later pass over the file (after the page cache let it go) would
+    /// otherwise read Data.fs backwards 64 KiB at a time. A seek asks for
+    /// nothing; the read after it starts a new pass.
+    private static func readAhead(of last: FileRange, from offset: UInt64, to end: UInt64,
+                                  state s: inout State, storage: FileStorage) {
+        defer { s.lastReadEnd = end }
+        let slack: UInt64 = 4 << 20
+        let sequential = s.lastReadEnd.map { offset + slack >= $0 && offset <= $0 + slack } ?? (offset == 0)
+        guard sequential, s.direction != 0 else { return }
+        prefetch(around: s.direction < 0 ? last.offset : last.offset + UInt64(last.length), state: &s, storage: storage)
+    }
+
+    /// Keeps `prefetchWindow` bytes of Data.fs requested ahead of
+    /// `position` in the chain's direction, renewing the request when the
+    /// reading gets within half a window of its edge.
     private static func prefetch(around position: UInt64, state s: inout State, storage: FileStorage) {
-        if let last = s.lastPosition, s.direction == 0 {
-            s.direction = position < last ? -1 : 1
-        }
-        s.lastPosition = position
         let window = prefetchWindow
+        if let region = s.prefetched, region.lowerBound <= position, position <= region.upperBound {
+            switch s.direction {
+            case -1:
+                guard position - region.lowerBound < window / 2, region.lowerBound > 0 else { return }
+                let low = region.lowerBound > window ? region.lowerBound - window : 0
+                storage.adviseWillNeed(offset: low, length: region.lowerBound - low)
+                s.prefetched = low..<min(region.upperBound, position + window)
+            case 1:
+                guard region.upperBound - position < window / 2 else { return }
+                storage.adviseWillNeed(offset: region.upperBound, length: window)
+                s.prefetched = max(region.lowerBound, position > window ? position - window : 0)..<region.upperBound + window
+            default:
+                return
+            }
+            return
+        }
+        // The first request, or the position left the region.
+        let region: Range<UInt64>
         switch s.direction {
         case -1:
-            guard position < s.prefetchedLow || position - s.prefetchedLow < window / 2 else { return }
-            let high = min(position + (128 << 10), s.prefetchedLow == .max ? position + (128 << 10) : s.prefetchedLow)
-            let low = high > window ? high - window : 0
-            storage.adviseWillNeed(offset: low, length: high - low)
-            s.prefetchedLow = low
-            s.prefetchedHigh = max(s.prefetchedHigh, high)
+            let high = position + (128 << 10)
+            region = (high > window ? high - window : 0)..<high
         case 1:
-            guard position >= s.prefetchedHigh || s.prefetchedHigh - position < window / 2 else { return }
-            let low = max(position, s.prefetchedHigh)
-            storage.adviseWillNeed(offset: low, length: window)
-            s.prefetchedHigh = low + window
-            s.prefetchedLow = min(s.prefetchedLow, low)
+            region = position..<position + window
         default:
             // The first link: the direction is not known yet, so ask for a
             // little on both sides.
             let low = position > window / 4 ? position - window / 4 : 0
-            storage.adviseWillNeed(offset: low, length: window / 2)
-            s.prefetchedLow = low
-            s.prefetchedHigh = low + window / 2
+            region = low..<low + window / 2
         }
+        storage.adviseWillNeed(offset: region.lowerBound, length: UInt64(region.count))
+        s.prefetched = region
     }
 
     static let guessedLinks: Int64 = 64
