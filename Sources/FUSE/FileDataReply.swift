@@ -48,22 +48,33 @@ extension Request {
 
     /// Replies to a READ with parts of records in memory, as one I/O vector
     /// (`fuse_reply_iov`, a `writev` to /dev/fuse): the kernel gathers them
-    /// straight from the records. Cut to `limit`, like the ranges above.
+    /// straight from the records. Cut to `limit`, like the ranges above. A
+    /// read of a chain of tiny links (many more pieces than a 1 MiB read of
+    /// 64 KiB links has) is joined into one buffer instead.
     func reply(pieces: [ArraySlice<UInt8>], limit: Int) {
-        var vectors: [iovec] = []
-        vectors.reserveCapacity(pieces.count)
+        var cut: [ArraySlice<UInt8>] = []
         var payload = 0
-        // Every slice keeps its storage alive while `pieces` lives, so its
-        // address stays valid through the reply below.
         for piece in pieces where !piece.isEmpty && payload < limit {
-            let length = min(piece.count, limit - payload)
-            piece.withUnsafeBytes { bytes in
-                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: length))
-            }
-            payload += length
+            cut.append(piece.prefix(limit - payload))
+            payload += cut[cut.count - 1].count
         }
-        withExtendedLifetime(pieces) {
-            _ = fuse_reply_iov(raw, vectors, Int32(vectors.count))
+        guard cut.count <= 64 else {
+            reply(bytes: Array(cut.joined()))
+            return
+        }
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(cut.count)
+        withVectors(cut[...], &vectors) { _ = fuse_reply_iov(raw, $0, Int32($0.count)) }
+    }
+
+    /// Calls `body` with an `iovec` per piece, each address valid for the
+    /// whole call (one `withUnsafeBytes` nested in the next).
+    private func withVectors(_ pieces: ArraySlice<ArraySlice<UInt8>>, _ vectors: inout [iovec],
+                             _ body: ([iovec]) -> Void) {
+        guard let piece = pieces.first else { return body(vectors) }
+        piece.withUnsafeBytes { bytes in
+            vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count))
+            withVectors(pieces.dropFirst(), &vectors, body)
         }
     }
 
