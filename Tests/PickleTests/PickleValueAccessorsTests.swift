@@ -42,7 +42,7 @@ import Testing
         let global = PickleValue.global(module: "OFS.Image", name: "File")
         #expect(global.globalName?.module == "OFS.Image")
         #expect(global.globalName?.name == "File")
-        let object = PickleValue.object(PickleObject(callable: global, state: .none))
+        let object = PickleValue.object(PickleObject(callable: global, state: nil))
         #expect(object.objectValue?.callable == global)
         #expect(PickleValue.persistentID(.int(1)).persistentIDArgument == .int(1))
     }
