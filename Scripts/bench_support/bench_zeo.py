@@ -107,6 +107,13 @@ class ZEOMount(ZodbfsMount):
         return [ZODBFS, 'mount', '--zeo', self.store, self.mountpoint, '--read-only', '-f']
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far (/proc/PID/stat)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def cat_all(paths):
     """Seconds for one `cat` of every path to /dev/null, and the bytes read."""
     t0 = time.perf_counter()
@@ -156,17 +163,24 @@ def main():
             for cold in (False, True):
                 suffix = '_cold' if cold else ''
                 dd_read(fx.datafs)
+                before = cpu_seconds(server.proc.pid)
                 r = python_peer(server, fx, 'big', [], cold=cold)
                 assert r['bytes'] == fx.big_size, r
                 s['py_big' + suffix] = r['bytes'] / r['seconds'] / MB
+                if not cold:
+                    s['server_busy_py'] = (cpu_seconds(server.proc.pid) - before) / r['seconds']
                 for key, mount in (('zeo', zeo_mount), ('local', local)):
                     mount.fresh()
                     dd_read(fx.datafs)
                     if cold:
                         drop_caches()
+                    before = (cpu_seconds(server.proc.pid), cpu_seconds(mount.pid))
                     nbytes, seconds = dd_read(mount.path(fx.big_path))
                     assert nbytes == fx.big_size, (key, nbytes)
                     s[key + '_big' + suffix] = nbytes / seconds / MB
+                    if key == 'zeo' and not cold:
+                        s['server_busy'] = (cpu_seconds(server.proc.pid) - before[0]) / seconds
+                        s['client_busy'] = (cpu_seconds(mount.pid) - before[1]) / seconds
             dd_read(fx.datafs)
             r = python_peer(server, fx, 'small', names)
             assert r['bytes'] == small_bytes, (r, small_bytes)
@@ -201,6 +215,9 @@ def main():
           % (fx.datafs, fx.size / (1 << 30), fx.big_path, fx.big_size >> 20, len(small), small_bytes))
     print('medians of %d runs; every client fresh (no object cache), Data.fs in the page cache unless "cold"' % args.runs)
     print(table(rows))
+    print('CPU during the big-file read (Data.fs cached), medians: through the ZEO mount, runzeo used %.0f%% of a '
+          'core and the zodbfs process %.0f%% (all its threads); under the Python client, runzeo used %.0f%%'
+          % (100 * med('server_busy'), 100 * med('client_busy'), 100 * med('server_busy_py')))
     return 0
 
 
