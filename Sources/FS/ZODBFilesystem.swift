@@ -64,8 +64,6 @@ public final class ZODBFilesystem: Sendable {
     let jobsTable = Guarded<[ControlNode: any ControlJob]>([:])
     /// What `mount` was given, shown by `.zodbfs/info`.
     private let rootDescription: String
-    /// Records come over the network (ZEO): worth asking for ahead of need.
-    let remoteStorage: Bool
     /// Whether the kernel may keep written pages and trust its own file
     /// sizes (FUSE's writeback cache): only when no other client changes
     /// the store, so sizes the kernel cached cannot go stale under it.
@@ -92,7 +90,6 @@ public final class ZODBFilesystem: Sendable {
         }
         inodes = InodeMap(rootOID: rootOID)
         rootDescription = walked.isEmpty ? "/" : walked
-        remoteStorage = !(storage is FileStorage)
         if options.readOnly {
             writer = nil
         } else {
@@ -277,7 +274,7 @@ public final class ZODBFilesystem: Sendable {
             return openFiles.pendingChild(parent: oid, name: item.name)?.inode == item.inode
         }
         var index = Int(clamping: offset)
-        if plus, remoteStorage {
+        if plus, storage.loadsAreRemote {
             storage.prefetch(items[min(index, items.count)...].prefix(Self.prefetchedSiblings).compactMap(\.oid))
         }
         while index < items.count {
@@ -319,7 +316,7 @@ public final class ZODBFilesystem: Sendable {
     /// its order (`cat *`, `rsync`, `ls -l`), so after a lookup the next
     /// children's records are asked for together, before they are needed.
     private func prefetchSiblings(after name: String, in folder: Node) {
-        guard remoteStorage, case .directory(let entries, let index) = folder.content, let i = index[name] else { return }
+        guard storage.loadsAreRemote, case .directory(let entries, let index) = folder.content, let i = index[name] else { return }
         let next = entries[(i + 1)...].prefix(Self.prefetchedSiblings).map(\.oid)
         storage.prefetch(next.filter { nodes.cached($0) == nil })
     }

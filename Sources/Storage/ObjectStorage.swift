@@ -40,15 +40,19 @@ public protocol ObjectStorage: AnyObject, Sendable {
     func commit(_ records: [PendingRecord], metadata: TransactionMetadata) throws(StorageError) -> CommitResult
     /// Transactions committed by others since the last call, oldest first.
     func poll() throws(StorageError) -> [TransactionSummary]
+    /// Whether every load is a round trip across a network, so that asking
+    /// for records ahead of need (``prefetch(_:)``) pays. False by default.
+    var loadsAreRemote: Bool { get }
     /// A hint that `oids` will be loaded soon: a storage across a network
     /// starts fetching them; one on a local disk has nothing to gain.
     func prefetch(_ oids: [OID])
-        /// Ends the storage's use: what must be saved is saved (a FileStorage's
+    /// Ends the storage's use: what must be saved is saved (a FileStorage's
     /// index), connections are closed. Later calls fail.
     func close()
 }
 
 extension ObjectStorage {
+    public var loadsAreRemote: Bool { false }
     public func prefetch(_ oids: [OID]) {}
 }
 

@@ -80,6 +80,7 @@ public final class ZEOStorage: ServerPackedStorage {
     public var isReadOnly: Bool { options.readOnly }
     public var name: String { "ZEO \(address)" }
     public var seesOtherWriters: Bool { true }
+    public var loadsAreRemote: Bool { true }
 
     private let group: MultiThreadedEventLoopGroup
     private let state: Guarded<State>
