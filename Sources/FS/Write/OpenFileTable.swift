@@ -24,11 +24,7 @@ final class OpenFileTable: Sendable {
     /// The open file for `inode`, made by `make` if there is none, with one
     /// more handle on it.
     func attach(_ inode: InodeNumber, make: () throws(FSError) -> OpenFile) throws(FSError) -> OpenFile {
-        if let file = tables.withLock({ t -> OpenFile? in
-            guard let file = t.files[inode] else { return nil }
-            t.handles[inode, default: 0] += 1
-            return file
-        }) { return file }
+        if let file = attachExisting(inode) { return file }
         let made = try make()
         return tables.withLock { t in
             // Another handle may have made one meanwhile; theirs wins.
