@@ -172,26 +172,17 @@ extension OpenFile.State {
             var cursor = range.lowerBound
             while cursor < range.upperBound {
                 let length = Int(min(range.upperBound - cursor, 1 << 24))
-                switch try table.read(offset: cursor, length: length, storage: storage) {
+                let reply = try table.read(offset: cursor, length: length, storage: storage)
+                guard reply.count > 0 else { throw .corruptObject("Pdata chain of \(table.oid) ends before its size") }
+                switch reply {
                 case .bytes(let b):
-                    guard !b.isEmpty else { throw .corruptObject("Pdata chain of \(table.oid) ends before its size") }
                     result.append(.bytes(b))
-                    cursor += UInt64(b.count)
                 case .pieces(let pieces):
-                    guard pieces.contains(where: { !$0.isEmpty }) else {
-                        throw .corruptObject("Pdata chain of \(table.oid) ends before its size")
-                    }
-                    for piece in pieces where !piece.isEmpty {
-                        result.append(.bytes(Array(piece)))
-                        cursor += UInt64(piece.count)
-                    }
+                    result += pieces.filter { !$0.isEmpty }.map { .bytes(Array($0)) }
                 case .fileRanges(let fd, let ranges):
-                    guard !ranges.isEmpty else { throw .corruptObject("Pdata chain of \(table.oid) ends before its size") }
-                    for r in ranges {
-                        result.append(.file(FileDescriptor(rawValue: fd), offset: Int64(r.offset), length: r.length))
-                        cursor += UInt64(r.length)
-                    }
+                    result += ranges.map { .file(FileDescriptor(rawValue: fd), offset: Int64($0.offset), length: $0.length) }
                 }
+                cursor += UInt64(reply.count)
             }
         }
     }
