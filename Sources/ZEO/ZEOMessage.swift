@@ -63,15 +63,16 @@ enum MessageEncoding: Sendable, Equatable {
         let total = buffer.readableBytes
         let start = buffer.readerIndex
         let edge = 4096
-        guard self == .pickle, total > 4 * edge else { return try decode(buffer.getBytes(at: start, length: total) ?? []) }
-        let input = PickleInput(head: buffer.getBytes(at: start, length: edge) ?? [],
-                                tail: buffer.getBytes(at: start + total - edge, length: edge) ?? [], totalLength: total)
-        var decoder = PickleDecoder(input, largeBytesThreshold: edge)
-        guard let value = try? decoder.decodeNext(),
-              let resolved = Self.resolvingByteRanges(value, { buffer.getBytes(at: start + $0, length: $1) }) else {
-            return try decode(buffer.getBytes(at: start, length: total) ?? [])
+        if self == .pickle, total > 4 * edge {
+            let input = PickleInput(head: buffer.getBytes(at: start, length: edge) ?? [],
+                                    tail: buffer.getBytes(at: start + total - edge, length: edge) ?? [], totalLength: total)
+            var decoder = PickleDecoder(input, largeBytesThreshold: edge)
+            if let value = try? decoder.decodeNext(),
+               let resolved = Self.resolvingByteRanges(value, { buffer.getBytes(at: start + $0, length: $1) }) {
+                return try message(resolved)
+            }
         }
-        return try message(resolved)
+        return try decode(buffer.getBytes(at: start, length: total) ?? [])
     }
 
     /// `value` with each `.byteRange` in its tuples and lists replaced by
