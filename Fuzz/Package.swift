@@ -18,7 +18,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "LibFuzzerDriver"),
+        .target(name: "FuzzerMain", dependencies: ["LibFuzzerDriver"]),
     ] + fuzzers.map { name in
-        .executableTarget(name: name, dependencies: ["LibFuzzerDriver", .product(name: "FuzzTargets", package: "zodbfs")])
+        .executableTarget(name: name, dependencies: ["FuzzerMain", .product(name: "FuzzTargets", package: "zodbfs")])
     }
 )

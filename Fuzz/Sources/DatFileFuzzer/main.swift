@@ -1,15 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FuzzTargets
-import LibFuzzerDriver
+import FuzzerMain
 
-// Hands the command line to libFuzzer. Returning from the callback means the
-// input was handled; a trap, a sanitizer report, a timeout or too much memory
-// is a finding.
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, count in
-    DatFileFuzzTarget.run(count == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: count)))
-    return 0
-})
+runLibFuzzer(DatFileFuzzTarget.run)
