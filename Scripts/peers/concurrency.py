@@ -44,24 +44,22 @@ def worker(index, folder, seconds, checks, queue):
     def path(name):
         return os.path.join(folder, name)
 
+    def put(name, data, kind):
+        with open(path(name), 'wb') as f:
+            f.write(data)
+        mine[name] = data
+        count(kind)
+
     while time.time() < deadline:
         op = rng.random()
         try:
             if op < 0.25 or not mine:
                 serial += 1
-                name = 'w%02d-%d.bin' % (index, serial)
-                data = body(index * 1_000_003 + serial, rng.choice([0, 100, 5000, 70_000, 200_000, 400_000]))
-                with open(path(name), 'wb') as f:
-                    f.write(data)
-                mine[name] = data
-                count('create')
+                size = rng.choice([0, 100, 5000, 70_000, 200_000, 400_000])
+                put('w%02d-%d.bin' % (index, serial), body(index * 1_000_003 + serial, size), 'create')
             elif op < 0.40:
                 name = rng.choice(sorted(mine))
-                data = body(rng.randrange(1 << 30), rng.choice([10, 66_000, 300_000]))
-                with open(path(name), 'wb') as f:
-                    f.write(data)
-                mine[name] = data
-                count('rewrite')
+                put(name, body(rng.randrange(1 << 30), rng.choice([10, 66_000, 300_000])), 'rewrite')
             elif op < 0.50:
                 name = rng.choice(sorted(mine))
                 extra = body(rng.randrange(1 << 30), rng.choice([1, 4096, 70_000]))

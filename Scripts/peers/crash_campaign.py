@@ -172,36 +172,25 @@ class Worker:
     def create(self):
         p = os.path.join(self.place(), self.new_name('f'))
         data = self.content()
-
-        def write():
-            fd = os.open(self.path(p), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                write_all(fd, data)
-            finally:
-                os.close(fd)
-        return 'create', [{p: None}, {p: data}], [write]
+        return 'create', [{p: None}, {p: data}], [self.writer(p, os.O_CREAT | os.O_EXCL, data)]
 
     def overwrite(self, p):
         data = self.content()
+        return 'overwrite', [{p: self.state[p]}, {p: data}], [self.writer(p, os.O_TRUNC, data)]
 
+    def append(self, p):
+        extra = self.content()[:self.rng.choice([1, 100, 70000, 200000])]
+        return 'append', [{p: self.state[p]}, {p: self.state[p] + extra}], [self.writer(p, os.O_APPEND, extra)]
+
+    def writer(self, p, flags, data):
+        """A step that opens p write-only with flags, writes data and closes it."""
         def write():
-            fd = os.open(self.path(p), os.O_WRONLY | os.O_TRUNC)
+            fd = os.open(self.path(p), os.O_WRONLY | flags, 0o644)
             try:
                 write_all(fd, data)
             finally:
                 os.close(fd)
-        return 'overwrite', [{p: self.state[p]}, {p: data}], [write]
-
-    def append(self, p):
-        extra = self.content()[:self.rng.choice([1, 100, 70000, 200000])]
-
-        def write():
-            fd = os.open(self.path(p), os.O_WRONLY | os.O_APPEND)
-            try:
-                write_all(fd, extra)
-            finally:
-                os.close(fd)
-        return 'append', [{p: self.state[p]}, {p: self.state[p] + extra}], [write]
+        return write
 
     def truncate(self, p):
         old = self.state[p]
