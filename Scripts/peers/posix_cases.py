@@ -65,6 +65,44 @@ def main(root):
         os.rename(other, f)
         assert open(f).read() == 'other'
 
+    def write_seen_by_earlier_reader():
+        # A reader open before a write-only writer sees its bytes, before
+        # and after the writer's close.
+        g = os.path.join(d, 'shared-before.bin')
+        with open(g, 'wb') as out:
+            out.write(b'a' * 300000)
+        r = os.open(g, os.O_RDONLY)
+        try:
+            assert os.pread(r, 10, 150000) == b'a' * 10
+            w = os.open(g, os.O_WRONLY)
+            os.pwrite(w, b'b' * 10, 150000)
+            assert os.pread(r, 10, 150000) == b'b' * 10
+            os.close(w)
+            assert os.pread(r, 10, 150000) == b'b' * 10
+        finally:
+            os.close(r)
+
+    def write_seen_by_later_reader():
+        # A reader that opens while a write-only writer is at work (cp,
+        # tar x) sees what it wrote so far and what it writes next.
+        g = os.path.join(d, 'shared-after.bin')
+        w = os.open(g, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            os.write(w, b'a' * 200000)
+            r = os.open(g, os.O_RDONLY)
+            try:
+                assert os.pread(r, 10, 100000) == b'a' * 10
+                os.pwrite(w, b'b' * 10, 100000)
+                assert os.pread(r, 10, 100000) == b'b' * 10
+                os.write(w, b'c' * 100000)
+                assert os.pread(r, 10, 250000) == b'c' * 10
+            finally:
+                os.close(r)
+        finally:
+            os.close(w)
+        data = open(g, 'rb').read()
+        assert len(data) == 300000 and data[100000:100010] == b'b' * 10
+
     def xattr_title():
         os.setxattr(f, 'user.zope.title', b'A title')
         assert os.getxattr(f, 'user.zope.title') == b'A title'
@@ -75,6 +113,8 @@ def main(root):
         ('append (O_APPEND)', append),
         ('overwrite in the middle', overwrite_middle),
         ('truncate', truncate),
+        ('a write seen through a descriptor opened before it', write_seen_by_earlier_reader),
+        ('a write seen through a descriptor opened during it', write_seen_by_later_reader),
         ('chmod', chmod),
         ('utimens', utime),
         ('chown to another user', lambda: os.chown(f, 4242, 4242)),

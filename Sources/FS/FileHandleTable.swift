@@ -36,15 +36,25 @@ final class FileHandleTable: Sendable {
     private struct State {
         var next: UInt64 = 1
         var open: [UInt64: Body] = [:]
+        /// The inode of each handle that pins a stored revision of a file
+        /// (``insert(_:pinning:)``), and how many such handles each inode has.
+        var pinnedInode: [UInt64: InodeNumber] = [:]
+        var pinCount: [InodeNumber: Int] = [:]
     }
 
     private let state = Guarded(State())
 
-    func insert(_ body: Body) -> UInt64 {
+    /// A new handle; `pinning` names the file when `body` is a snapshot of
+    /// its stored revision (a `.chain` or inline `.bytes` of a file).
+    func insert(_ body: Body, pinning inode: InodeNumber? = nil) -> UInt64 {
         state.withLock { s in
             let h = s.next
             s.next += 1
             s.open[h] = body
+            if let inode {
+                s.pinnedInode[h] = inode
+                s.pinCount[inode, default: 0] += 1
+            }
             return h
         }
     }
@@ -53,8 +63,21 @@ final class FileHandleTable: Sendable {
         state.withLock { $0.open[handle] }
     }
 
+    /// Whether a handle reads `inode` from a snapshot of its stored
+    /// revision: such a reader sees a write through the mount only through
+    /// the kernel's page cache, so a writer must then not bypass it.
+    func pinsRevision(_ inode: InodeNumber) -> Bool {
+        state.withLock { $0.pinCount[inode] != nil }
+    }
+
     @discardableResult
     func remove(_ handle: UInt64) -> Body? {
-        state.withLock { $0.open.removeValue(forKey: handle) }
+        state.withLock { s in
+            if let inode = s.pinnedInode.removeValue(forKey: handle) {
+                let left = s.pinCount[inode, default: 1] - 1
+                s.pinCount[inode] = left > 0 ? left : nil
+            }
+            return s.open.removeValue(forKey: handle)
+        }
     }
 }

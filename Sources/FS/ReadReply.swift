@@ -32,12 +32,29 @@ public struct OpenReply: Sendable {
     /// Keep the page cache from the previous open: true while the file's
     /// revision (its tid) is unchanged since the kernel last cached it.
     public var keepCache: Bool
-    /// Bypass the page cache: for control files whose content is made per read.
+    /// Bypass the page cache: for control files whose content is made per
+    /// read, and for write-only handles (``OpenReply/writeOnlyBypassesCache(_:)``).
     public var directIO: Bool
     public init(handle: UInt64, keepCache: Bool, directIO: Bool) {
         self.handle = handle
         self.keepCache = keepCache
         self.directIO = directIO
+    }
+
+    /// Whether a handle opened with `flags` writes around the kernel's page
+    /// cache: one that cannot read (`O_WRONLY`: `cp`, `rsync`, `tar x`,
+    /// shell redirections). Through the cache, every byte of an upload is
+    /// copied into the kernel's pages for the file before it is sent, then
+    /// into the spool, then into `Data.fs` — three fresh page-cache copies
+    /// of the upload, which dominated its time (a 1 GiB `cp` took 4–8 s, 2 s
+    /// without). Nothing reads those pages back through such a handle, and
+    /// the kernel invalidates cached pages of the range a direct write
+    /// covers, and readers share the writer's bytes (except one that pinned
+    /// the stored revision before the writer came: then the writer keeps the
+    /// cache, see `openForWriting`). Handles that also read keep the cache
+    /// (and shared `mmap`, which direct I/O does not allow).
+    public static func writeOnlyBypassesCache(_ flags: Int32) -> Bool {
+        flags & O_ACCMODE == O_WRONLY
     }
 }
 

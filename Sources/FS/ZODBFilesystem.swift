@@ -382,7 +382,7 @@ public final class ZODBFilesystem: Sendable {
                 return cached[oid] == revision
             }
             stats.openHandles.add(1, ordering: .relaxed)
-            return OpenReply(handle: handles.insert(body), keepCache: keep, directIO: false)
+            return OpenReply(handle: handles.insert(body, pinning: inode), keepCache: keep, directIO: false)
         }
     }
 

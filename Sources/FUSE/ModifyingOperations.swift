@@ -20,8 +20,8 @@ extension LowLevelOperations {
                 let (entry, open) = try filesystem.create(parent: InodeNumber(parent), name: Request.name(name),
                                                           mode: UInt32(mode), flags: fileInfo.pointee.flags)
                 fileInfo.pointee.fh = open.handle
-                fileInfo.pointee.keep_cache = 0
-                fileInfo.pointee.direct_io = 0
+                fileInfo.pointee.keep_cache = open.keepCache ? 1 : 0
+                fileInfo.pointee.direct_io = open.directIO ? 1 : 0
                 request.reply(create: entry, fileInfo: fileInfo)
             }
         }

@@ -23,9 +23,12 @@ extension timespec {
 }
 
 extension stat {
-    /// The preferred I/O size reported to `stat(2)` callers: one Zope chunk
-    /// (`cp`, `cat` and friends size their buffers by it).
-    static let preferredBlockSize = 65_536
+    /// The preferred I/O size reported to `stat(2)` callers, who size their
+    /// buffers by it (`cp`, `cat`, stdio): one READ or WRITE request at most
+    /// (`max_pages`, 1 MiB). A `cp` into the mount then sends 1 MiB WRITEs,
+    /// not 128 KiB ones: an eighth of the round trips (a 1 GiB `cp` took
+    /// 1.35 s instead of 1.64 s).
+    static let preferredBlockSize = 1 << 20
 
     init(_ attributes: FileAttributes) {
         self.init()

@@ -12,6 +12,8 @@ import Testing
         ("append (O_APPEND)", "ok"),
         ("overwrite in the middle", "ok"),
         ("truncate", "ok"),
+        ("a write seen through a descriptor opened before it", "ok"),
+        ("a write seen through a descriptor opened during it", "ok"),
         ("chmod", "ok"),
         ("utimens", "ok"),
         ("chown to another user", "EPERM"),

@@ -29,7 +29,8 @@ extension ZODBFilesystem {
             stats.openHandles.add(1, ordering: .relaxed)
             let handle = handles.insert(.writable(file))
             countLookup(inode)
-            return (entry(attributes(of: file)), OpenReply(handle: handle, keepCache: false, directIO: false))
+            return (entry(attributes(of: file)),
+                    OpenReply(handle: handle, keepCache: false, directIO: OpenReply.writeOnlyBypassesCache(flags)))
         }
     }
 
@@ -64,9 +65,14 @@ extension ZODBFilesystem {
             }
         }
         stats.openHandles.add(1, ordering: .relaxed)
-        // Pages cached for the stored revision stay valid until written over;
-        // the kernel updates them itself on every write through the mount.
-        return OpenReply(handle: handles.insert(.writable(file)), keepCache: true, directIO: false)
+        // Pages cached for the stored revision stay valid until written over:
+        // the kernel updates them on a write through its cache, and drops
+        // those a direct write covers. A reader that opened the stored
+        // revision before this writer reads its own snapshot from the mount
+        // and sees these writes only in the kernel's pages: keep the cache.
+        // (Readers opening from now on share `file`.)
+        let bypass = OpenReply.writeOnlyBypassesCache(flags) && !handles.pinsRevision(inode)
+        return OpenReply(handle: handles.insert(.writable(file)), keepCache: true, directIO: bypass)
     }
 
     public func write(_ inode: InodeNumber, handle: UInt64, offset: UInt64,
