@@ -80,17 +80,18 @@ extension FileStorage {
         defer { if !swapped { writer.discard() } }
 
         var copier = PackCopier(backpointerTargets: marker.backpointerTargets)
-        pacer.begin(.copying, from: 4, to: marker.packPosition)
-        try copier.copyKept(input, to: writer, marker: marker, until: marker.packPosition, pacer: &pacer)
+        let packPosition = marker.packPosition
+        pacer.begin(.copying, from: 4, to: packPosition)
+        try copier.copyKept(input, to: writer, marker: &marker, until: packPosition, pacer: &pacer)
         pacer.finish(input)
-        if writer.position == marker.packPosition {
+        if writer.position == packPosition {
             result.note = "nothing to free: every revision before the pack time is still needed"
             result.seconds = pacer.elapsed
             return result
         }
 
-        pacer.begin(.copyingRecent, from: marker.packPosition, to: snapshotEnd)
-        _ = try copier.copyAll(input, to: writer, from: marker.packPosition, until: snapshotEnd, rememberAll: false, pacer: &pacer)
+        pacer.begin(.copyingRecent, from: packPosition, to: snapshotEnd)
+        _ = try copier.copyAll(input, to: writer, from: packPosition, until: snapshotEnd, rememberAll: false, pacer: &pacer)
         pacer.finish(input)
         result.objectsRemoved = objectsBefore - copier.index.count
 

@@ -23,19 +23,16 @@ struct PackCopier {
     private var moved: [UInt64: UInt64] = [:]
     private let targets: Set<UInt64>
     private var records: [PackInput.Record] = []
-    /// (oid, new position) of each record copied before the pack time, in
-    /// file order: sorted into ``index`` once that phase ends, since
-    /// inserting oids in the order of their transactions, all over the oid
-    /// space, is the slow way to build an index.
-    private var copied: [(oid: OID, position: UInt64)] = []
 
     init(backpointerTargets: Set<UInt64>) {
         targets = backpointerTargets
     }
 
     /// `copyToPacktime`: the kept revisions of the transactions before `end`.
+    /// The marker's index of kept revisions becomes the packed file's index
+    /// (``PackMarker/recordMoved(_:from:to:)``), and the marker lets go of it.
     mutating func copyKept(
-        _ input: PackInput, to writer: PackWriter, marker: PackMarker, until end: UInt64, pacer: inout PackPacer
+        _ input: PackInput, to writer: PackWriter, marker: inout PackMarker, until end: UInt64, pacer: inout PackPacer
     ) throws(StorageError) {
         var position: UInt64 = 4
         while position < end {
@@ -72,7 +69,7 @@ struct PackCopier {
                             try writer.write(header.serialized() + [UInt8](repeating: 0, count: 8))
                         }
                     }
-                    copied.append((record.oid, at))
+                    marker.recordMoved(record.oid, from: record.position, to: at)
                     if !targets.isEmpty && targets.contains(record.position) { moved[record.position] = at }
                     recordsWritten += 1
                 }
@@ -83,12 +80,7 @@ struct PackCopier {
             pacer.advance(to: position, objects: recordsWritten, read: header.length + 8, input: input)
             pacer.charge(writer.position - writtenBefore)
         }
-        // Where an oid has several revisions the later (larger) position is its current one.
-        copied.sort { $0.oid != $1.oid ? $0.oid < $1.oid : $0.position < $1.position }
-        for (i, entry) in copied.enumerated() where i + 1 == copied.count || copied[i + 1].oid != entry.oid {
-            index.updateValue(entry.position, forKey: entry.oid)
-        }
-        copied = []
+        index = marker.takePackedIndex()
     }
 
     /// `copyRest`: every transaction in `[start, end)` of `input`.

@@ -83,7 +83,12 @@ final class PackInput: @unchecked Sendable {
         }
         let transactionEnd = position + header.length
         var at = position + header.headerLength
+        var unmappedUpTo = position
         while at < transactionEnd {
+            if at - unmappedUpTo >= Self.unmapStep {
+                map.forget(at: Int(unmappedUpTo), count: Int(at - unmappedUpTo) - MappedFile.pageSize)
+                unmappedUpTo = at - UInt64(MappedFile.pageSize)
+            }
             guard transactionEnd - at >= UInt64(DataHeader.size) else {
                 throw corrupted(at, "data record exceeds transaction record (which ends at \(transactionEnd))")
             }
@@ -122,6 +127,12 @@ final class PackInput: @unchecked Sendable {
         }
         return Transaction(header: header, position: position)
     }
+
+    /// How far a scan of one transaction's records reads through the map
+    /// before it unmaps what it read. A transaction can be tens of MB of
+    /// small records (a catalog rebuilt in one commit); mapped whole, it all
+    /// counted as pack's memory (`PackPacer` unmaps between transactions).
+    static let unmapStep: UInt64 = 1 << 20
 
     /// The record that holds the data of `record`, following backpointers
     /// (ZODB's `_loadBack_impl`); nil when the chain ends in 0 (no data: the

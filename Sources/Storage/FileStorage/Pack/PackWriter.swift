@@ -33,6 +33,9 @@ final class PackWriter {
     private var runEdits: [(UInt64, [UInt8])] = []
     private var scratch: [UInt8] = []
     private var writtenBack: UInt64 = 0
+    /// Input copied through the buffer is unmapped behind this offset as the
+    /// copy moves on (see ``PackInput/unmapStep``).
+    private var unmappedUpTo: UInt64 = 0
 
     static let bufferCapacity = 4 << 20
     /// A run moves in the kernel when it averages at least this many bytes per edit.
@@ -130,17 +133,47 @@ final class PackWriter {
         try writeBack(upTo: bufferStart)
     }
 
-    /// Copies a span from the input map into the buffer and applies its edits.
+    /// Copies a span from the input map into the buffer, at most a buffer
+    /// at a time, and applies its edits. A run can be a whole stretch of
+    /// unchanged transactions (everything after the pack time is one): taken
+    /// in one piece it grew the buffer, and the mapped input, by its length —
+    /// 90 MB more at the end of an object-heavy pack. What was copied is
+    /// unmapped behind it.
     private func appendToBuffer(
         _ input: PackInput, at offset: UInt64, length: UInt64, edits: [(UInt64, [UInt8])], target: UInt64? = nil
     ) throws(StorageError) {
-        let base = buffer.count
-        input.map.withBytes(at: Int(offset), count: Int(length)) { buffer.append(contentsOf: $0) }
-        for (at, bytes) in edits {
-            buffer.replaceSubrange((base + Int(at))..<(base + Int(at) + bytes.count), with: bytes)
+        var done: UInt64 = 0
+        var nextEdit = 0
+        while done < length {
+            let piece = min(length - done, UInt64(Self.bufferCapacity))
+            let base = buffer.count
+            input.map.withBytes(at: Int(offset + done), count: Int(piece)) { buffer.append(contentsOf: $0) }
+            // Edits come in offset order; one may straddle two pieces.
+            while nextEdit < edits.count, edits[nextEdit].0 < done + piece {
+                let (at, bytes) = edits[nextEdit]
+                let from = max(at, done), to = min(at + UInt64(bytes.count), done + piece)
+                if from < to {
+                    buffer.replaceSubrange(
+                        (base + Int(from - done))..<(base + Int(to - done)),
+                        with: bytes[Int(from - at)..<Int(to - at)])
+                }
+                if at + UInt64(bytes.count) > done + piece { break }
+                nextEdit += 1
+            }
+            done += piece
+            unmap(input, before: offset + done)
+            if buffer.count >= Self.bufferCapacity { try flushBuffer() }
         }
         if target == nil { position += length }
-        if buffer.count >= Self.bufferCapacity { try flushBuffer() }
+    }
+
+    /// Unmaps the input behind `end` once a step of it was copied. Spans come
+    /// in input order within a phase; a new phase starts over.
+    private func unmap(_ input: PackInput, before end: UInt64) {
+        if end < unmappedUpTo { unmappedUpTo = 0 }
+        guard end - unmappedUpTo >= PackInput.unmapStep else { return }
+        input.map.forget(at: Int(unmappedUpTo), count: Int(end - unmappedUpTo) - MappedFile.pageSize)
+        unmappedUpTo = end - UInt64(MappedFile.pageSize)
     }
 
     private func flushBuffer() throws(StorageError) {
