@@ -46,9 +46,9 @@ extension FileStorage {
     }
 
     private func runPack(stop: TID, references: ReferenceFinder, options: PackOptions) throws(StorageError) -> PackResult {
-        let (file, snapshotEnd, lastTID, objectsBefore) = try state.withLock { s throws(StorageError) in
+        let (file, snapshotEnd, lastTID, objectsBefore, largestOID) = try state.withLock { s throws(StorageError) in
             guard !s.isClosed else { throw .closed(path: path) }
-            return (s.file, s.end, s.lastTID, s.index.count)
+            return (s.file, s.end, s.lastTID, s.index.count, s.index.maxOID)
         }
         var result = PackResult(
             swapped: false, note: nil, stop: stop, sizeBefore: snapshotEnd, sizeAfter: snapshotEnd,
@@ -60,7 +60,7 @@ extension FileStorage {
         defer { pacer.releaseAll(input) }
         systemLowerIOPriority()
 
-        var marker = PackMarker(stop: stop, garbageCollect: options.garbageCollect)
+        var marker = PackMarker(stop: stop, garbageCollect: options.garbageCollect, objects: objectsBefore, largestOID: largestOID)
         pacer.begin(.indexing, from: 4, to: snapshotEnd)
         if try marker.index(input, pacer: &pacer) != nil {
             result.note = "the storage was already packed to a later time, or nothing changed since the last pack"

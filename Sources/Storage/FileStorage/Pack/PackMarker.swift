@@ -32,10 +32,10 @@ private struct DisjointSlots<Element>: @unchecked Sendable {
 /// ``danglingReferences`` instead of failing the pack (there is nothing to
 /// keep for it either way).
 ///
-/// Memory: one index of about 10 bytes per object, a bit per oid, and a
-/// work stack that holds each oid at most once, whatever the size of the data.
+/// Memory: 8 bytes per oid (``PackPositions``), a bit per oid, and a work
+/// stack that holds each oid at most once, whatever the size of the data.
 struct PackMarker {
-    private(set) var current = ObjectIndex()
+    private(set) var current: PackPositions
     private var reached = OIDSet()
     private var keptAt: [OID: UInt64] = [:]
     private(set) var extra: [OID: [UInt64]] = [:]
@@ -51,9 +51,13 @@ struct PackMarker {
     let stop: TID
     let garbageCollect: Bool
 
-    init(stop: TID, garbageCollect: Bool) {
+    /// - Parameters:
+    ///   - objects: how many objects the storage holds, and `largestOID` its
+    ///     largest oid, to size ``current`` once.
+    init(stop: TID, garbageCollect: Bool, objects: Int = 0, largestOID: OID? = nil) {
         self.stop = stop
         self.garbageCollect = garbageCollect
+        current = PackPositions(expected: objects, largestOID: largestOID)
     }
 
     /// Why a pack has nothing to do, found while indexing.
@@ -153,7 +157,7 @@ struct PackMarker {
             index.updateValue(position, forKey: oid)
         }
         for (oid, position) in keptAt { index.updateValue(position, forKey: oid) }
-        current = ObjectIndex()
+        current = PackPositions()
         reached = OIDSet()
         keptAt = [:]
         extra = [:]
