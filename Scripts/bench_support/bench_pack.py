@@ -20,7 +20,8 @@ Run through ``Scripts/bench_pack``.  Needs root: it drops the page cache
 
 Each pack starts with a dropped page cache and is timed until its output
 is on disk (the command, then ``sync``; Python's pack does not fsync); the
-peak RSS is the child's ``ru_maxrss`` from ``wait4``, the same for both.
+peak RSS is the command's ``ru_maxrss`` as GNU time reports it, the same
+for both (see ``measured`` for why not this script's own ``wait4``).
 The packed files are then compared: byte for byte, else record by record.
 The fixtures (``pack_fixtures.py``) are built once and kept under
 var/bench-pack/fixtures/, keyed by their parameters; ``--small`` uses tiny
@@ -54,6 +55,7 @@ RUNS = os.path.join(WORK, 'run')
 PY = bench.VENV_PYTHON
 BUILD_FIXTURE = os.path.join(HERE, 'pack_fixtures.py')
 REFERENCE = os.path.join(bench.ROOT, 'Scripts', 'peers', 'pack_reference.py')
+TIME = '/usr/bin/time'  # GNU time (Debian package "time", installed by install-packages --test)
 GiB = 1 << 30
 
 
@@ -126,20 +128,33 @@ def fresh_copy(fx, name):
 
 
 class MemorySampler:
-    """Samples a process's RssAnon and RssFile (KiB) every 20 ms: how
-    much of its peak RSS is its own memory and how much mapped file."""
+    """Samples the RssAnon and RssFile (KiB) of the command GNU time runs
+    as process ``parent``, every 20 ms: how much of its peak RSS is its own
+    memory and how much mapped file."""
 
-    def __init__(self, pid):
-        self.pid = pid
+    def __init__(self, parent):
+        self.parent = parent
+        self.pid = None
         self.peak = {'RssAnon': 0, 'RssFile': 0}
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def _child(self):
+        try:
+            with open('/proc/%d/task/%d/children' % (self.parent, self.parent)) as f:
+                children = f.read().split()
+        except OSError:
+            return None
+        return int(children[0]) if children else None
+
     def _run(self):
         while not self.done.is_set():
-            for field in self.peak:
-                self.peak[field] = max(self.peak[field], proc_kib(self.pid, field))
+            if self.pid is None:
+                self.pid = self._child()
+            if self.pid is not None:
+                for field in self.peak:
+                    self.peak[field] = max(self.peak[field], proc_kib(self.pid, field))
             time.sleep(0.02)
 
     def stop(self):
@@ -150,23 +165,31 @@ class MemorySampler:
 
 def measured(cmd, logfile):
     """Run cmd with a cold page cache; returns the seconds of the command,
-    the seconds until its writes are on disk, the peak RSS in MiB (wait4's
-    ru_maxrss) and the sampled peaks of its anonymous and file-backed
-    parts."""
+    the seconds until its writes are on disk, the peak RSS in MiB and the
+    sampled peaks of its anonymous and file-backed parts.
+
+    The peak is ru_maxrss as GNU time reports it for its child. Taken from
+    this script's own wait4 it would be wrong: a child's ru_maxrss starts
+    from the RSS of the process it was forked from (the kernel records the
+    old image's high-water mark at exec), and this Python process holds
+    about 100 MiB, so every command measured at least that."""
     drop_page_cache()
+    rss_file = logfile + '.maxrss'
     with open(logfile, 'w') as out:
         start = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=bench.ENV)
+        p = subprocess.Popen([TIME, '-f', '%M', '-o', rss_file] + cmd, stdout=out, stderr=subprocess.STDOUT,
+                             env=bench.ENV)
         sampler = MemorySampler(p.pid)
-        _, status, usage = os.wait4(p.pid, 0)
+        p.wait()
         seconds = time.perf_counter() - start
         sampled = sampler.stop()
-        p.returncode = os.waitstatus_to_exitcode(status)
         os.sync()
         durable = time.perf_counter() - start
     if p.returncode != 0:
         raise RuntimeError('%s exited with %d: %s' % (' '.join(cmd[:3]), p.returncode, bench.tail(logfile)))
-    return {'seconds': seconds, 'durable': durable, 'rss': usage.ru_maxrss / 1024,
+    with open(rss_file) as f:
+        maxrss_kib = int(f.read().split()[-1])
+    return {'seconds': seconds, 'durable': durable, 'rss': maxrss_kib / 1024,
             'anon': sampled['RssAnon'], 'file': sampled['RssFile']}
 
 
@@ -607,7 +630,7 @@ def report(fixtures, results, args):
     print(table(rows))
     print()
     print('Packs start with a dropped page cache; "until on disk" = the pack command, then sync '
-          '(Python\'s pack does not fsync). Peak RSS: ru_maxrss of the process (wait4). '
+          '(Python\'s pack does not fsync). Peak RSS: ru_maxrss of the command (GNU time). '
           'zodbfs/peer: lower is better for times and memory, higher for MB/s. MB = 10^6 bytes.')
     for kind in ('files', 'objects'):
         if kind not in results:
