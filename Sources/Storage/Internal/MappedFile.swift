@@ -99,6 +99,16 @@ final class MappedFile {
         madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
+    /// For a scan that lets go of what it read as it goes: once `end` is
+    /// `step` bytes past `from`, unmaps `[from, end)` but for its last page
+    /// (a record may still be read there) and moves `from` up.
+    func forget(before end: UInt64, from: inout UInt64, step: UInt64) {
+        guard end >= from + step else { return }
+        let upTo = end - UInt64(Self.pageSize)
+        forget(at: Int(from), count: Int(upTo - from))
+        from = upTo
+    }
+
     /// Drops `[offset, offset + length)` from the page cache
     /// (`posix_fadvise(POSIX_FADV_DONTNEED)`; pages still mapped somewhere,
     /// here included, stay), for data read once that nobody else wanted.

@@ -85,10 +85,7 @@ final class PackInput: @unchecked Sendable {
         var at = position + header.headerLength
         var unmappedUpTo = position
         while at < transactionEnd {
-            if at - unmappedUpTo >= Self.unmapStep {
-                map.forget(at: Int(unmappedUpTo), count: Int(at - unmappedUpTo) - MappedFile.pageSize)
-                unmappedUpTo = at - UInt64(MappedFile.pageSize)
-            }
+            map.forget(before: at, from: &unmappedUpTo, step: Self.unmapStep)
             guard transactionEnd - at >= UInt64(DataHeader.size) else {
                 throw corrupted(at, "data record exceeds transaction record (which ends at \(transactionEnd))")
             }

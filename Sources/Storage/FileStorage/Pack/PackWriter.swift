@@ -171,9 +171,7 @@ final class PackWriter {
     /// in input order within a phase; a new phase starts over.
     private func unmap(_ input: PackInput, before end: UInt64) {
         if end < unmappedUpTo { unmappedUpTo = 0 }
-        guard end - unmappedUpTo >= PackInput.unmapStep else { return }
-        input.map.forget(at: Int(unmappedUpTo), count: Int(end - unmappedUpTo) - MappedFile.pageSize)
-        unmappedUpTo = end - UInt64(MappedFile.pageSize)
+        input.map.forget(before: end, from: &unmappedUpTo, step: PackInput.unmapStep)
     }
 
     private func flushBuffer() throws(StorageError) {
