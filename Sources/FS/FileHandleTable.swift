@@ -33,12 +33,16 @@ final class FileHandleTable: Sendable {
         var oid: OID?
     }
 
+    private struct Entry {
+        var body: Body
+        /// The file whose stored revision `body` is a snapshot of.
+        var pinned: InodeNumber?
+    }
+
     private struct State {
         var next: UInt64 = 1
-        var open: [UInt64: Body] = [:]
-        /// The inode of each handle that pins a stored revision of a file
-        /// (``insert(_:pinning:)``), and how many such handles each inode has.
-        var pinnedInode: [UInt64: InodeNumber] = [:]
+        var open: [UInt64: Entry] = [:]
+        /// How many open handles pin each inode (``insert(_:pinning:)``).
         var pinCount: [InodeNumber: Int] = [:]
     }
 
@@ -50,17 +54,14 @@ final class FileHandleTable: Sendable {
         state.withLock { s in
             let h = s.next
             s.next += 1
-            s.open[h] = body
-            if let inode {
-                s.pinnedInode[h] = inode
-                s.pinCount[inode, default: 0] += 1
-            }
+            s.open[h] = Entry(body: body, pinned: inode)
+            if let inode { s.pinCount[inode, default: 0] += 1 }
             return h
         }
     }
 
     func body(_ handle: UInt64) -> Body? {
-        state.withLock { $0.open[handle] }
+        state.withLock { $0.open[handle]?.body }
     }
 
     /// Whether a handle reads `inode` from a snapshot of its stored
@@ -73,11 +74,12 @@ final class FileHandleTable: Sendable {
     @discardableResult
     func remove(_ handle: UInt64) -> Body? {
         state.withLock { s in
-            if let inode = s.pinnedInode.removeValue(forKey: handle) {
+            guard let entry = s.open.removeValue(forKey: handle) else { return nil }
+            if let inode = entry.pinned {
                 let left = s.pinCount[inode, default: 1] - 1
                 s.pinCount[inode] = left > 0 ? left : nil
             }
-            return s.open.removeValue(forKey: handle)
+            return entry.body
         }
     }
 }

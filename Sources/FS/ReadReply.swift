@@ -43,16 +43,17 @@ public struct OpenReply: Sendable {
 
     /// Whether a handle opened with `flags` writes around the kernel's page
     /// cache: one that cannot read (`O_WRONLY`: `cp`, `rsync`, `tar x`,
-    /// shell redirections). Through the cache, every byte of an upload is
-    /// copied into the kernel's pages for the file before it is sent, then
-    /// into the spool, then into `Data.fs` — three fresh page-cache copies
-    /// of the upload, which dominated its time (a 1 GiB `cp` took 4–8 s, 2 s
-    /// without). Nothing reads those pages back through such a handle, and
-    /// the kernel invalidates cached pages of the range a direct write
-    /// covers, and readers share the writer's bytes (except one that pinned
-    /// the stored revision before the writer came: then the writer keeps the
-    /// cache, see `openForWriting`). Handles that also read keep the cache
-    /// (and shared `mmap`, which direct I/O does not allow).
+    /// shell redirections). Through the cache, every byte of an upload was
+    /// copied into the kernel's pages for the file, then into the spool,
+    /// then into `Data.fs` — three fresh page-cache copies, which dominated
+    /// its time (a 1 GiB `cp` took 4–8 s, 2 s without).
+    ///
+    /// Coherence: nothing reads back through such a handle; the kernel drops
+    /// cached pages of the range a direct write covers; readers that open
+    /// meanwhile share the writer's bytes. A reader that pinned the stored
+    /// revision before the writer came would not see them, so then the
+    /// writer keeps the cache (`openForWriting`). Handles that also read keep
+    /// it too, and with it shared `mmap`, which direct I/O does not allow.
     public static func writeOnlyBypassesCache(_ flags: Int32) -> Bool {
         flags & O_ACCMODE == O_WRONLY
     }
@@ -83,9 +84,7 @@ extension ReadReply {
             return Array(pieces.joined())
         }
     }
-}
 
-extension ReadReply {
     /// How many bytes the reply carries.
     public var count: Int {
         switch self {

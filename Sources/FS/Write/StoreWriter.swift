@@ -78,14 +78,12 @@ extension ZODBFilesystem {
         try validateName(name, in: parent)
     }
 
-    /// The current revision, read from the store (not the node cache): what
-    /// a change is built on, and the serial it expects.
-    /// The current record of `oid`, to edit. The node cache often holds it
-    /// already: after a commit it keeps the records it wrote (see
-    /// `committed`), and a folder that takes one new file per commit
-    /// (`tar x`, `cp -r`) would otherwise be decoded again from the bytes
-    /// this process just wrote, a fifth of such a commit's work. The cached
-    /// record is used only while its serial is the object's current one.
+    /// The current revision of `oid`: what a change is built on, and (its
+    /// tid) the serial the change expects. The node cache's record serves
+    /// while its serial is the store's current one — after a commit it holds
+    /// the records written (see `committed`), so a folder that takes one new
+    /// file per commit (`tar x`, `cp -r`) is not decoded again from the bytes
+    /// this process just wrote, a fifth of such a commit's work.
     func loadRecord(_ oid: OID) throws(FSError) -> ObjectRecord {
         if let record = nodes.cached(oid)?.object.record, (try? storage.currentSerial(oid)) == record.tid {
             return record
