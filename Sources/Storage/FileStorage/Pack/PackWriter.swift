@@ -161,16 +161,17 @@ final class PackWriter {
                 nextEdit += 1
             }
             done += piece
-            unmap(input, before: offset + done)
+            unmap(input, spanStart: offset, before: offset + done)
             if buffer.count >= Self.bufferCapacity { try flushBuffer() }
         }
         if target == nil { position += length }
     }
 
     /// Unmaps the input behind `end` once a step of it was copied. Spans come
-    /// in input order within a phase; a new phase starts over.
-    private func unmap(_ input: PackInput, before end: UInt64) {
-        if end < unmappedUpTo { unmappedUpTo = 0 }
+    /// in input order within a phase; a span before the mark starts a new
+    /// phase, which unmaps from its own start.
+    private func unmap(_ input: PackInput, spanStart: UInt64, before end: UInt64) {
+        if spanStart < unmappedUpTo { unmappedUpTo = spanStart }
         input.map.forget(before: end, from: &unmappedUpTo, step: PackInput.unmapStep)
     }
 
