@@ -51,7 +51,13 @@ struct ObjectCache {
 
     /// Whether `oid`'s record is held (for prefetching; not counted as a hit or miss).
     func holds(_ oid: OID) -> Bool {
-        (young[oid] ?? old[oid])?.data != nil
+        held(oid)?.data != nil
+    }
+
+    /// `oid`'s entry without counting a hit or a miss (a second look by a
+    /// load that already counted its miss).
+    func held(_ oid: OID) -> Entry? {
+        young[oid] ?? old[oid]
     }
 
     mutating func store(_ oid: OID, data: [UInt8]?, tid: TID) {

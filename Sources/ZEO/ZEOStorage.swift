@@ -152,7 +152,13 @@ public final class ZEOStorage: ServerPackedStorage {
     public func load(_ oid: OID) throws(StorageError) -> (data: [UInt8], tid: TID) {
         if let hit = state.withLock({ $0.cache.lookUp(oid) }), let data = hit.data { return (data, hit.tid) }
         let reply = try call("loadBefore", [], oid: oid, retry: true) { [self] connection in
-            connection.loadCurrent(oid, onReply: cacheCurrent(oid))
+            // A prefetch's reply may have landed between the look-up above
+            // and now (replies are cached on this loop, in order): asking
+            // again would queue behind every prefetch still in flight.
+            if let held = state.withLock({ $0.cache.held(oid) }), let data = held.data {
+                return connection.eventLoop.makeSucceededFuture(.tuple([.bytes(data), .bytes(held.tid.bytes), .none]))
+            }
+            return connection.loadCurrent(oid, onReply: cacheCurrent(oid))
         }
         guard let loaded = Self.loadedRevision(reply) else {
             if reply.isNone { throw .objectNotFound(oid) }
