@@ -13,10 +13,11 @@ import ZODB
 /// Zope writes a chain back to front (peer_baselines.md, fact 1): reading a
 /// file forwards walks Data.fs backwards, where kernel readahead does not
 /// help. So the table prefetches by *position*: once it knows which way the
-/// chain runs, it asks the kernel (`posix_fadvise(WILLNEED)`) for the next
-/// `prefetchWindow` bytes of Data.fs in that direction — one large forward
-/// read of the region the coming links occupy — and renews the request when
-/// the walk gets within half a window of its edge.
+/// chain runs, it asks the kernel (`posix_fadvise(WILLNEED)`) for a window
+/// of Data.fs ahead in that direction — forward reads of the region the
+/// coming links occupy, nearest first — and tops it up as the walk moves,
+/// the window growing from `firstWindow` to `largestWindow` during a
+/// sequential pass.
 ///
 /// Positions belong to one generation of the storage's file: after a pack
 /// swapped in a new file, the next read finds the storage's generation
@@ -49,7 +50,8 @@ final class ChunkTable: Sendable {
     /// The chain's first link (the File's `data` reference).
     let firstLink: OID
 
-    static let prefetchWindow: UInt64 = 16 << 20
+    static let firstWindow: UInt64 = 4 << 20
+    static let largestWindow: UInt64 = 64 << 20
 
     private struct State {
         /// File offset at which each link starts, ascending.
@@ -72,6 +74,8 @@ final class ChunkTable: Sendable {
         var lastReadEnd: UInt64?
         /// -1: links lie at decreasing positions (Zope's layout); +1: increasing.
         var direction = 0
+        /// The size of the prefetch window, growing during a sequential pass.
+        var window: UInt64 = 0
         /// The storage generation of the positions in `payloads`.
         var generation: UInt64 = 0
         /// A storage across a network (ZEO): the farthest link oid asked for
@@ -193,28 +197,33 @@ final class ChunkTable: Sendable {
         prefetch(around: s.direction < 0 ? last.offset : last.offset + UInt64(last.length), state: &s, storage: storage)
     }
 
-    /// Keeps `prefetchWindow` bytes of Data.fs requested ahead of
-    /// `position` in the chain's direction, renewing the request when the
-    /// reading gets within half a window of its edge.
+    /// Keeps a window of Data.fs requested ahead of `position` in the
+    /// chain's direction: `firstWindow` at the first link (or after a
+    /// seek), doubling up to `largestWindow` each time the reading has used
+    /// a quarter of it, so a reader that stops early costs little and a
+    /// sequential one keeps the disk's queue full.
     private static func prefetch(around position: UInt64, state s: inout State, storage: FileStorage) {
-        let window = prefetchWindow
         if let region = s.prefetched, region.lowerBound <= position, position <= region.upperBound {
             switch s.direction {
             case -1:
-                guard position - region.lowerBound < window / 2, region.lowerBound > 0 else { return }
-                let low = region.lowerBound > window ? region.lowerBound - window : 0
-                storage.adviseWillNeed(offset: low, length: region.lowerBound - low)
-                s.prefetched = low..<min(region.upperBound, position + window)
+                guard position - region.lowerBound < s.window - s.window / 4, region.lowerBound > 0 else { return }
+                s.window = min(s.window * 2, largestWindow)
+                let low = position > s.window ? position - s.window : 0
+                storage.adviseWillNeed(offset: low, length: region.lowerBound - low, descending: true)
+                s.prefetched = low..<min(region.upperBound, position + s.window)
             case 1:
-                guard region.upperBound - position < window / 2 else { return }
-                storage.adviseWillNeed(offset: region.upperBound, length: window)
-                s.prefetched = max(region.lowerBound, position > window ? position - window : 0)..<region.upperBound + window
+                guard region.upperBound - position < s.window - s.window / 4 else { return }
+                s.window = min(s.window * 2, largestWindow)
+                storage.adviseWillNeed(offset: region.upperBound, length: position + s.window - region.upperBound)
+                s.prefetched = max(region.lowerBound, position > s.window ? position - s.window : 0)..<position + s.window
             default:
                 return
             }
             return
         }
         // The first request, or the position left the region.
+        s.window = firstWindow
+        let window = firstWindow
         let region: Range<UInt64>
         switch s.direction {
         case -1:
@@ -228,7 +237,7 @@ final class ChunkTable: Sendable {
             let low = position > window / 4 ? position - window / 4 : 0
             region = low..<low + window / 2
         }
-        storage.adviseWillNeed(offset: region.lowerBound, length: UInt64(region.count))
+        storage.adviseWillNeed(offset: region.lowerBound, length: UInt64(region.count), descending: s.direction < 0)
         s.prefetched = region
     }
 

@@ -62,6 +62,8 @@ public final class FileStorage: Sendable {
     public let usedIndexFile: Bool
 
     private let lockFile: FileDescriptor?
+    /// The most one WILLNEED call reads on the file's device.
+    let willNeedPiece: UInt64
 
     struct State {
         /// oid → position of its newest data record (also for deleted objects,
@@ -136,6 +138,7 @@ public final class FileStorage: Sendable {
             throw error
         }
         self.lockFile = lockFile
+        self.willNeedPiece = ReadaheadLimit.bytes(forDevice: (try? Self.identity(of: file, path).device) ?? 0)
         self.magic = opened.magic
         self.usedIndexFile = opened.usedIndexFile
         self.state = Guarded(opened.state)

@@ -129,9 +129,16 @@ extension FileStorage {
     }
 
     /// Asks the kernel to start reading a range into the page cache
-    /// (`posix_fadvise(POSIX_FADV_WILLNEED)`). Best effort: errors are ignored.
-    public func adviseWillNeed(offset: UInt64, length: UInt64) {
-        try? file.advise(.willNeed, offset: offset, length: length)
+    /// (`posix_fadvise(POSIX_FADV_WILLNEED)`), in pieces the kernel reads
+    /// whole (``ReadaheadLimit``) — nearest the reader first when it reads
+    /// the range from its end. Best effort: errors are ignored.
+    public func adviseWillNeed(offset: UInt64, length: UInt64, descending: Bool = false) {
+        let piece = willNeedPiece
+        var starts = Array(stride(from: offset, to: offset + length, by: Int(piece)))
+        if descending { starts.reverse() }
+        for start in starts {
+            try? file.advise(.willNeed, offset: start, length: min(piece, offset + length - start))
+        }
     }
 
     // MARK: - Records
