@@ -28,6 +28,15 @@ enum SpliceCapacity {
         return pageSize * (segments + 2) + outHeader + payload <= pipeLimit
     }
 
+    /// The largest readahead, in steps of 128 KiB up to `max_pages`' 1 MiB,
+    /// whose READ replies fit: one segment per 64 KiB Zope chunk, and one
+    /// more for a chunk boundary inside the range.
+    static let largestSplicedReadKiB: Int = {
+        var kib = 1024
+        while kib > 128, !canSplice(payload: kib << 10, segments: kib / 64 + 1) { kib -= 128 }
+        return kib
+    }()
+
     private static func measurePipeLimit() -> Int {
         let maximum = readPipeMaximum() ?? 1 << 20
         // Can this process grow a pipe past the maximum?

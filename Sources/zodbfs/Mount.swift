@@ -129,7 +129,7 @@ struct Mount: ParsableCommand {
         let configuration = MountConfiguration(
             mountpoint: mountpoint, readOnly: options.readOnly, allowOther: allowOther,
             fsName: absoluteStore, extraOptions: list.fuse,
-            workerThreads: threads, readAheadKiB: 1024, debug: false)
+            workerThreads: threads, readAheadKiB: MountConfiguration.splicedReadAheadKiB, debug: false)
         let session: FuseSession
         do {
             session = try FuseSession(filesystem: filesystem, configuration: configuration)
