@@ -13,9 +13,10 @@ import ZODB
 /// Zope writes a chain back to front (peer_baselines.md, fact 1): reading a
 /// file forwards walks Data.fs backwards, where kernel readahead does not
 /// help. So the table prefetches by *position*: once it knows which way the
-/// chain runs, it asks the kernel (`posix_fadvise(WILLNEED)`) for a window
-/// of Data.fs ahead in that direction — forward reads of the region the
-/// coming links occupy, nearest first — and tops it up as the walk moves,
+/// chain runs, it has a window of Data.fs ahead in that direction read into
+/// the page cache (``FileStorage/prefetch(offset:length:descending:)``:
+/// forward reads of the region the coming links occupy, nearest first) and
+/// tops it up as the walk moves,
 /// the window growing from `firstWindow` to `largestWindow` during a
 /// sequential pass.
 ///
@@ -209,12 +210,12 @@ final class ChunkTable: Sendable {
                 guard position - region.lowerBound < s.window - s.window / 4, region.lowerBound > 0 else { return }
                 s.window = min(s.window * 2, largestWindow)
                 let low = position > s.window ? position - s.window : 0
-                storage.adviseWillNeed(offset: low, length: region.lowerBound - low, descending: true)
+                storage.prefetch(offset: low, length: region.lowerBound - low, descending: true)
                 s.prefetched = low..<min(region.upperBound, position + s.window)
             case 1:
                 guard region.upperBound - position < s.window - s.window / 4 else { return }
                 s.window = min(s.window * 2, largestWindow)
-                storage.adviseWillNeed(offset: region.upperBound, length: position + s.window - region.upperBound)
+                storage.prefetch(offset: region.upperBound, length: position + s.window - region.upperBound)
                 s.prefetched = max(region.lowerBound, position > s.window ? position - s.window : 0)..<position + s.window
             default:
                 return
@@ -237,7 +238,7 @@ final class ChunkTable: Sendable {
             let low = position > window / 4 ? position - window / 4 : 0
             region = low..<low + window / 2
         }
-        storage.adviseWillNeed(offset: region.lowerBound, length: UInt64(region.count), descending: s.direction < 0)
+        storage.prefetch(offset: region.lowerBound, length: UInt64(region.count), descending: s.direction < 0)
         s.prefetched = region
     }
 

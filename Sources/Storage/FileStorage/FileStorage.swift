@@ -64,6 +64,8 @@ public final class FileStorage: Sendable {
     private let lockFile: FileDescriptor?
     /// The most one WILLNEED call reads on the file's device.
     let willNeedPiece: UInt64
+    /// Nil where the kernel gives files no huge pages.
+    let prefetcher = RegionPrefetcher.ifHugePagesAvailable()
 
     struct State {
         /// oid → position of its newest data record (also for deleted objects,

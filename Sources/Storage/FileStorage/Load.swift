@@ -128,6 +128,19 @@ extension FileStorage {
         return bytes
     }
 
+    /// Starts reading `[offset, offset + length)` into the page cache for a
+    /// reader that will soon want it (nearest its end first when
+    /// `descending`): in 2 MiB folios on background workers where the
+    /// kernel allows (``RegionPrefetcher``), else with `posix_fadvise`.
+    public func prefetch(offset: UInt64, length: UInt64, descending: Bool = false) {
+        guard let prefetcher else {
+            adviseWillNeed(offset: offset, length: length, descending: descending)
+            return
+        }
+        let (file, end) = state.withLock { ($0.file, $0.end) }
+        prefetcher.request(file, end: end, offset: offset, length: length, descending: descending)
+    }
+
     /// Asks the kernel to start reading a range into the page cache
     /// (`posix_fadvise(POSIX_FADV_WILLNEED)`), in pieces the kernel reads
     /// whole (``ReadaheadLimit``) — nearest the reader first when it reads

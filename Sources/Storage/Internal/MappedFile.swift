@@ -1,7 +1,8 @@
-// A read-only memory map of a prefix of a file, for pack: its reachability
+// A read-only memory map of a prefix of a file, for pack — its reachability
 // walk reads millions of small records at random positions, which through
-// `pread` would cost a system call and a copy each. This file, Syscalls.swift
-// and Monitor.swift are the only ones of the target that touch libc or unsafe
+// `pread` would cost a system call and a copy each — and for the read
+// path's prefetcher (huge-page faults). This file, Syscalls.swift and
+// Monitor.swift are the only ones of the target that touch libc or unsafe
 // pointers.
 
 import SystemPackage
@@ -118,6 +119,30 @@ final class MappedFile {
         _ = posix_fadvise(descriptor.rawValue, off_t(offset), off_t(length), POSIX_FADV_DONTNEED)
         #endif
     }
+
+    /// Asks for transparent huge pages in this mapping (`MADV_HUGEPAGE`):
+    /// a fault in it then reads the file into 2 MiB folios, as the kernel
+    /// does for a sequential `read`, where `posix_fadvise(WILLNEED)` and
+    /// plain faults use 4 KiB ones.
+    func adviseHugePages() {
+        guard let base else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_HUGEPAGE)
+    }
+
+    /// Faults in `[offset, offset + length)` (`MADV_POPULATE_READ`, Linux
+    /// 5.14): reads what is not in the page cache, waiting for it. False
+    /// when the kernel refused.
+    @discardableResult
+    func populate(at offset: Int, count length: Int) -> Bool {
+        let page = Self.pageSize
+        let start = offset / page * page
+        let end = min(count, offset + length)
+        guard end > start, let base else { return true }
+        return madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Self.populateRead) == 0
+    }
+
+    /// `MADV_POPULATE_READ`, which Swift's Glibc module may not export.
+    private static let populateRead: Int32 = 22
 
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 }
