@@ -16,9 +16,8 @@ import ZODB
 /// chain runs, it has a window of Data.fs ahead in that direction read into
 /// the page cache (``FileStorage/prefetch(offset:length:descending:)``:
 /// forward reads of the region the coming links occupy, nearest first) and
-/// tops it up as the walk moves,
-/// the window growing from `firstWindow` to `largestWindow` during a
-/// sequential pass.
+/// tops it up as the walk moves, the window growing from `firstWindow` to
+/// `largestWindow` during a sequential pass.
 ///
 /// Positions belong to one generation of the storage's file: after a pack
 /// swapped in a new file, the next read finds the storage's generation

@@ -22,21 +22,21 @@ public struct MountConfiguration: Sendable {
     /// gives 128 KiB requests. 0 leaves the kernel's value alone.
     /// ``splicedReadAheadKiB`` is the usual choice.
     public var readAheadKiB: Int
+    /// libfuse prints every request and reply (`-d`), through the logger.
+    public var debug: Bool
 
     /// The largest readahead whose READ replies can still be spliced from
     /// Data.fs (``SpliceCapacity``): 1 MiB where pipes can grow past
     /// `pipe-max-size`, else less — 896 KiB with the default 1 MiB pipes.
     /// A reply copied instead costs one more copy of every byte, more than
-    /// the extra requests of a smaller window: the first pass over a cached
-    /// Data.fs went from 1.9–2.2 to 2.2–2.4 GB/s, a cold one from 1.2–1.4
-    /// to 1.4–1.5 GB/s.
+    /// the extra requests of a smaller window: the first pass of a 640 MiB
+    /// file over a cached Data.fs went from 1.9–2.2 GB/s to 2.2–2.4 GB/s
+    /// (three alternated runs each).
     public static var splicedReadAheadKiB: Int { SpliceCapacity.largestSplicedReadKiB }
-    /// libfuse prints every request and reply (`-d`), through the logger.
-    public var debug: Bool
 
     public init(mountpoint: String, readOnly: Bool = true, allowOther: Bool = false, fsName: String = "zodbfs",
-                extraOptions: [String] = [], workerThreads: Int = 8, readAheadKiB: Int = MountConfiguration.splicedReadAheadKiB,
-                debug: Bool = false) {
+                extraOptions: [String] = [], workerThreads: Int = 8,
+                readAheadKiB: Int = MountConfiguration.splicedReadAheadKiB, debug: Bool = false) {
         self.mountpoint = mountpoint
         self.readOnly = readOnly
         self.allowOther = allowOther
