@@ -54,6 +54,14 @@ final class PackInput: @unchecked Sendable {
         self.lastTID = previousTID
         self.checkedUpTo = checked
         do { map = try MappedFile(descriptor, count: end) } catch { throw error.storageError(path: path, operation: "mmap") }
+        // A store of large files has a record header every 64 KiB, so a
+        // scan faults on every sixteenth page. In a plain mapping each fault
+        // that misses reads around it into 4 KiB folios, one request at a
+        // time; with huge pages the kernel reads 2 MiB folios and keeps
+        // reading ahead of the faults, as for a sequential `read`. A 2.4 GB
+        // file-heavy store packed cold: indexing 1.36–1.54 s → 0.82 s,
+        // pack + sync 3.1–3.3 s → 1.8–2.1 s; the object-heavy one unchanged.
+        map.adviseHugePages()
     }
 
     /// The transaction at `position` (which must be < ``end``) and its data
