@@ -11,57 +11,53 @@ import Glibc
 /// limit, so the storage must ask in pieces), and `prefetch`.
 @Suite struct ReadaheadTests {
     @Test func willNeedBringsAWholeLongRangeIntoThePageCache() throws {
-        let directory = try TemporaryDirectory()
-        let path = directory.path + "/Data.fs"
-        let storage = try FileStorage(path: path, readOnly: false, createIfMissing: true)
-        defer { storage.close() }
-        let (prefix, suffix) = Pickles.bytesMapping(count: 48 << 20)
-        let record = prefix + [UInt8](repeating: 0x5a, count: 48 << 20) + suffix
-        _ = try storage.commit([.bytes(.root, nil, record)], metadata: TransactionMetadata())
-
-        let file = try FileDescriptor.open(path, .readOnly)
-        defer { try? file.close() }
-        // The commit was fsynced, so nothing is dirty and DONTNEED drops it all.
-        _ = posix_fadvise(file.rawValue, 0, 0, POSIX_FADV_DONTNEED)
-        let before = try Self.residentFraction(file, size: Int(storage.size))
-        // A filesystem that keeps every page (tmpfs) has nothing to show.
-        guard before < 0.5 else { return }
-
-        storage.adviseWillNeed(offset: 0, length: storage.size, descending: true)
-        var resident = before
-        let deadline = Date().addingTimeInterval(10)
-        while resident < 0.99, Date() < deadline {
-            usleep(20_000)
-            resident = try Self.residentFraction(file, size: Int(storage.size))
+        try Self.withColdStore(megabytes: 48) { storage, file in
+            storage.adviseWillNeed(offset: 0, length: storage.size, descending: true)
+            let resident = try Self.residentFraction(afterWaiting: file, size: Int(storage.size))
+            #expect(resident >= 0.99, "only \(Int(resident * 100))% of \(storage.size) bytes were read in")
         }
-        #expect(resident >= 0.99, "only \(Int(resident * 100))% of \(storage.size) bytes were read in")
     }
 
     /// The read path's prefetch (huge-page workers where the kernel has
-    /// them, else WILLNEED) leaves a long range of a cold file cached.
+    /// them, else WILLNEED) leaves a long range of a cold file cached, and
+    /// the record reads back whole.
     @Test func prefetchBringsAWholeLongRangeIntoThePageCache() throws {
+        try Self.withColdStore(megabytes: 40) { storage, file in
+            storage.prefetch(offset: 0, length: storage.size, descending: true)
+            let resident = try Self.residentFraction(afterWaiting: file, size: Int(storage.size))
+            #expect(resident >= 0.99, "only \(Int(resident * 100))% of \(storage.size) bytes were read in")
+            #expect(try storage.load(.root).data.count > 40 << 20)
+        }
+    }
+
+    /// A storage holding one record of `megabytes`, out of the page cache
+    /// (the commit fsynced it, so DONTNEED drops it all). Skipped on a
+    /// filesystem that keeps every page (tmpfs): nothing to show there.
+    static func withColdStore(megabytes: Int, _ body: (FileStorage, FileDescriptor) throws -> Void) throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/Data.fs"
         let storage = try FileStorage(path: path, readOnly: false, createIfMissing: true)
         defer { storage.close() }
-        let (prefix, suffix) = Pickles.bytesMapping(count: 40 << 20)
-        _ = try storage.commit([.bytes(.root, nil, prefix + [UInt8](repeating: 0xa5, count: 40 << 20) + suffix)],
+        let (prefix, suffix) = Pickles.bytesMapping(count: megabytes << 20)
+        _ = try storage.commit([.bytes(.root, nil, prefix + [UInt8](repeating: 0x5a, count: megabytes << 20) + suffix)],
                                metadata: TransactionMetadata())
         let file = try FileDescriptor.open(path, .readOnly)
         defer { try? file.close() }
         _ = posix_fadvise(file.rawValue, 0, 0, POSIX_FADV_DONTNEED)
-        guard try Self.residentFraction(file, size: Int(storage.size)) < 0.5 else { return }
+        guard try residentFraction(file, size: Int(storage.size)) < 0.5 else { return }
+        try body(storage, file)
+    }
 
-        storage.prefetch(offset: 0, length: storage.size, descending: true)
+    /// The share of the file's pages cached once reading stops growing it
+    /// (or all are, or 10 s passed): the reads started are asynchronous.
+    static func residentFraction(afterWaiting file: FileDescriptor, size: Int) throws -> Double {
         var resident = 0.0
         let deadline = Date().addingTimeInterval(10)
         repeat {
             usleep(20_000)
-            resident = try Self.residentFraction(file, size: Int(storage.size))
+            resident = try residentFraction(file, size: size)
         } while resident < 0.99 && Date() < deadline
-        #expect(resident >= 0.99, "only \(Int(resident * 100))% of \(storage.size) bytes were read in")
-        // The prefetch workers map what they read only while they read it.
-        #expect(try storage.load(.root).data.count == prefix.count + (40 << 20) + suffix.count)
+        return resident
     }
 
     /// The share of the file's pages in the page cache (`mincore`).
