@@ -49,12 +49,9 @@ final class RegionPrefetcher: Sendable {
     /// (`/sys/kernel/mm/transparent_hugepage/enabled` is not `never`);
     /// nil where only `posix_fadvise` can help.
     static func ifHugePagesAvailable() -> RegionPrefetcher? {
-        guard let setting = try? FileDescriptor.open(
-            "/sys/kernel/mm/transparent_hugepage/enabled", .readOnly, options: .closeOnExec) else { return nil }
-        defer { try? setting.close() }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        guard let count = try? buffer.withUnsafeMutableBytes({ try setting.read(into: $0) }), count > 0 else { return nil }
-        return String(decoding: buffer[..<count], as: UTF8.self).contains("[never]") ? nil : RegionPrefetcher()
+        guard let setting = KernelSetting.text("/sys/kernel/mm/transparent_hugepage/enabled"),
+              !setting.contains("[never]") else { return nil }
+        return RegionPrefetcher()
     }
 
     private init() {}

@@ -21,19 +21,12 @@ enum ReadaheadLimit {
         let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
         let base = "/sys/dev/block/\(major):\(minor)"
         for queue in [base + "/queue", base + "/../queue"] {
-            let window = kibibytes(queue + "/read_ahead_kb"), request = kibibytes(queue + "/max_sectors_kb")
+            let window = KernelSetting.number(queue + "/read_ahead_kb")
+            let request = KernelSetting.number(queue + "/max_sectors_kb")
             if window != nil || request != nil {
                 return min(max(max(window ?? 0, request ?? 0) << 10, smallest), largest)
             }
         }
         return fallback
-    }
-
-    private static func kibibytes(_ path: String) -> UInt64? {
-        guard let file = try? FileDescriptor.open(path, .readOnly, options: .closeOnExec) else { return nil }
-        defer { try? file.close() }
-        var buffer = [UInt8](repeating: 0, count: 32)
-        guard let count = try? buffer.withUnsafeMutableBytes({ try file.read(into: $0) }), count > 0 else { return nil }
-        return UInt64(String(decoding: buffer[..<count].filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
     }
 }
