@@ -170,7 +170,7 @@ public final class PackJob: ControlJob {
         guard result.swapped else { return "ok: nothing done: \(result.note ?? "nothing to free") (\(seconds) s)" }
         return "ok: \(result.sizeBefore) -> \(result.sizeAfter) bytes, "
             + "\(result.objectsBefore) -> \(result.objectsAfter) objects (\(result.objectsRemoved) removed), "
-            + "\(result.recordsBefore) -> \(result.recordsAfter) records, "
+            + (result.recordsBefore.map { "\($0) -> \(result.recordsAfter) records, " } ?? "\(result.recordsAfter) records kept, ")
             + "\(result.transactionsDuringPack) transactions committed during the pack (\(seconds) s: "
             + result.phaseSeconds.map { "\($0.phase.rawValue) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ")
             + "); the original is Data.fs.old"

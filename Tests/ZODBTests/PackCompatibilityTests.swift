@@ -20,7 +20,9 @@ struct PackCompatibilityTests {
     }
 
     /// Copies `source` twice, packs one copy with Python and one with zodbfs at `time`.
-    static func packBoth(_ source: String, time: Double, garbageCollect: Bool = true, in scratch: ScratchDirectory) throws -> Packed {
+    static func packBoth(
+        _ source: String, time: Double, garbageCollect: Bool = true, reading: PackReading = .automatic, in scratch: ScratchDirectory
+    ) throws -> Packed {
         let python = scratch.path("python.fs"), ours = scratch.path("ours.fs")
         try FileManager.default.copyItem(atPath: source, toPath: python)
         try FileManager.default.copyItem(atPath: source, toPath: ours)
@@ -32,7 +34,8 @@ struct PackCompatibilityTests {
             (try JSONSerialization.jsonObject(with: packed.stdoutData) as? [String: Any])?["stop"] as? String)
 
         let storage = try FileStorage(path: ours, readOnly: false)
-        let result = try storage.pack(before: TID(timeIntervalSince1970: time), options: PackOptions(garbageCollect: garbageCollect))
+        let result = try storage.pack(
+            before: TID(timeIntervalSince1970: time), options: PackOptions(garbageCollect: garbageCollect, reading: reading))
         storage.close()
         #expect(TID(timeIntervalSince1970: time).description == stop)
         return Packed(python: python, ours: ours, stop: stop, result: result)
@@ -59,8 +62,10 @@ struct PackCompatibilityTests {
     /// Every rule of the packer at once (`make_pack_store.py`): history,
     /// garbage, an undone creation, undos with backpointers before and after
     /// the pack time, objects made after it. The packed file is even
-    /// byte-identical to Python's, and so is its index.
-    @Test func packsTheRulesFixtureLikePython() throws {
+    /// byte-identical to Python's, and so is its index — whether the pack
+    /// reads everything or skips the garbage.
+    @Test(arguments: [PackReading.everything, .skippingGarbage])
+    func packsTheRulesFixtureLikePython(reading: PackReading) throws {
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let source = scratch.path("source.fs")
@@ -70,7 +75,7 @@ struct PackCompatibilityTests {
         let time = try #require((try JSONSerialization.jsonObject(with: made.stdoutData) as? [String: Any])?["pack_time"] as? Double)
         try? FileManager.default.removeItem(atPath: source + ".index")
 
-        let packed = try Self.packBoth(source, time: time, in: scratch)
+        let packed = try Self.packBoth(source, time: time, reading: reading, in: scratch)
         #expect(packed.result.swapped)
         #expect(packed.result.sizeAfter < packed.result.sizeBefore)
         #expect(packed.result.objectsRemoved > 0)
@@ -117,12 +122,14 @@ struct PackCompatibilityTests {
 
     /// The Zope database (BTreeFolder2 with thousands of files, Pdata
     /// chains, replaced and deleted files) packed to now: the same state as
-    /// Python's pack, and Zope reads every folder and file of it.
-    @Test func packsTheZopeFixtureLikePython() throws {
+    /// Python's pack, and Zope reads every folder and file of it; both ways
+    /// of reading give the same file.
+    @Test(arguments: [PackReading.everything, .skippingGarbage])
+    func packsTheZopeFixtureLikePython(reading: PackReading) throws {
         let fixture = try TestEnvironment.zopeFixture()
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
-        let packed = try Self.packBoth(fixture.dataFS, time: Date().timeIntervalSince1970, in: scratch)
+        let packed = try Self.packBoth(fixture.dataFS, time: Date().timeIntervalSince1970, reading: reading, in: scratch)
         #expect(packed.result.swapped)
         #expect(packed.result.objectsRemoved > 0, "the fixture has deleted files")
         try Self.expectSameAsPython(packed)
@@ -136,7 +143,8 @@ struct PackCompatibilityTests {
     /// A pack time before the first transaction keeps everything, and a
     /// second pack to the same time finds nothing to do (ZODB's
     /// `RedundantPackWarning`), leaving the file as it was.
-    @Test func packsToBeforeCreationAndRefusesARedundantPack() throws {
+    @Test(arguments: [PackReading.everything, .skippingGarbage])
+    func packsToBeforeCreationAndRefusesARedundantPack(reading: PackReading) throws {
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let source = scratch.path("source.fs")
@@ -146,16 +154,17 @@ struct PackCompatibilityTests {
 
         let early = try ScratchDirectory()
         defer { early.cleanUp() }
-        let packed = try Self.packBoth(source, time: 1_000_000_000, in: early)
+        let packed = try Self.packBoth(source, time: 1_000_000_000, reading: reading, in: early)
         try Self.expectSameAsPython(packed)
 
         let copy = scratch.path("twice.fs")
         try FileManager.default.copyItem(atPath: source, toPath: copy)
         let storage = try FileStorage(path: copy, readOnly: false)
         defer { storage.close() }
-        #expect(try storage.pack(before: TID(timeIntervalSince1970: time)).swapped)
+        let options = PackOptions(reading: reading)
+        #expect(try storage.pack(before: TID(timeIntervalSince1970: time), options: options).swapped)
         let size = storage.size
-        let again = try storage.pack(before: TID(timeIntervalSince1970: time))
+        let again = try storage.pack(before: TID(timeIntervalSince1970: time), options: options)
         #expect(!again.swapped)
         #expect(again.note != nil)
         #expect(storage.size == size)

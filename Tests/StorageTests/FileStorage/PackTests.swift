@@ -121,7 +121,8 @@ import TestSupport
         }
     }
 
-    @Test func aPickleItCannotReadStopsThePackAndChangesNothing() throws {
+    @Test(arguments: [PackReading.everything, .skippingGarbage])
+    func aPickleItCannotReadStopsThePackAndChangesNothing(reading: PackReading) throws {
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let path = scratch.path("Data.fs")
@@ -134,7 +135,7 @@ import TestSupport
         }
         let stop = TID(timeIntervalSince1970: Date().timeIntervalSince1970 + 1)
         #expect {
-            _ = try storage.pack(before: stop, references: failing)
+            _ = try storage.pack(before: stop, references: failing, options: PackOptions(reading: reading))
         } throws: { error in
             guard case .corrupted(_, _, let reason)? = error as? StorageError else { return false }
             return reason.contains("cannot read the references")
@@ -147,7 +148,8 @@ import TestSupport
         #expect(try storage.pack(before: stop, references: Self.finder).swapped)
     }
 
-    @Test func damageFoundByThePackChangesNothing() throws {
+    @Test(arguments: [PackReading.everything, .skippingGarbage])
+    func damageFoundByThePackChangesNothing(reading: PackReading) throws {
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }
         let path = scratch.path("Data.fs")
@@ -166,7 +168,9 @@ import TestSupport
         defer { storage.close() }
         #expect(storage.usedIndexFile)
         #expect {
-            _ = try storage.pack(before: TID(timeIntervalSince1970: Date().timeIntervalSince1970 + 1), references: Self.finder)
+            _ = try storage.pack(
+                before: TID(timeIntervalSince1970: Date().timeIntervalSince1970 + 1), references: Self.finder,
+                options: PackOptions(reading: reading))
         } throws: { error in
             guard case .corrupted(_, let offset, _)? = error as? StorageError else { return false }
             return offset == 4 + length

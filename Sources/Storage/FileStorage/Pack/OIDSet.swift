@@ -38,6 +38,17 @@ struct OIDSet {
         return inserted
     }
 
+    mutating func remove(_ oid: OID) {
+        guard contains(oid) else { return }
+        let (page, word, bit) = Self.split(oid)
+        if page < Self.denseLimit {
+            low[Int(page)][word] &= ~bit
+        } else {
+            high[page]?[word] &= ~bit
+        }
+        count -= 1
+    }
+
     @inline(__always)
     func contains(_ oid: OID) -> Bool {
         let (page, word, bit) = Self.split(oid)

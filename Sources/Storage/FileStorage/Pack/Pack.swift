@@ -46,15 +46,17 @@ extension FileStorage {
     }
 
     private func runPack(stop: TID, references: ReferenceFinder, options: PackOptions) throws(StorageError) -> PackResult {
-        let (file, snapshotEnd, lastTID, objectsBefore, largestOID) = try state.withLock { s throws(StorageError) in
+        let (file, snapshotEnd, lastTID, storageIndex, largestOID) = try state.withLock { s throws(StorageError) in
             guard !s.isClosed else { throw .closed(path: path) }
-            return (s.file, s.end, s.lastTID, s.index.count, s.index.maxOID)
+            return (s.file, s.end, s.lastTID, s.index, s.index.maxOID)
         }
+        let objectsBefore = storageIndex.count
+        let skipsGarbage = options.skipsGarbage(objects: objectsBefore, bytes: snapshotEnd)
         var result = PackResult(
             swapped: false, note: nil, stop: stop, sizeBefore: snapshotEnd, sizeAfter: snapshotEnd,
             objectsBefore: objectsBefore, objectsAfter: objectsBefore, objectsRemoved: 0, recordsBefore: 0, recordsAfter: 0,
             transactionsDuringPack: 0, seconds: 0)
-        let input = try PackInput(file.descriptor, path: path, end: snapshotEnd)
+        let input = try PackInput(file.descriptor, path: path, end: snapshotEnd, readsAround: skipsGarbage)
         var pacer = PackPacer(options: options, input: input)
         // Whatever happens, what pack brought into the page cache goes again.
         defer { pacer.releaseAll(input) }
@@ -62,7 +64,10 @@ extension FileStorage {
 
         var marker = PackMarker(stop: stop, garbageCollect: options.garbageCollect, objects: objectsBefore, largestOID: largestOID)
         pacer.begin(.indexing, from: 4, to: snapshotEnd)
-        if try marker.index(input, pacer: &pacer) != nil {
+        let redundancy = skipsGarbage
+            ? try marker.index(input, storageIndex: storageIndex, pacer: &pacer)
+            : try marker.index(input, pacer: &pacer)
+        if redundancy != nil {
             result.note = "the storage was already packed to a later time, or nothing changed since the last pack"
             result.seconds = pacer.elapsed
             pacer.finish(input)
@@ -70,9 +75,13 @@ extension FileStorage {
         }
         pacer.finish(input)
         pacer.begin(.marking, from: marker.packPosition, to: snapshotEnd, objectsTotal: marker.current.count)
-        try marker.mark(input, references: references, pacer: &pacer)
+        do {
+            defer { input.readAround?.finish() }
+            try marker.mark(input, references: references, pacer: &pacer)
+        }
         pacer.finish(input)
-        result.recordsBefore = marker.recordsBeforePackTime + marker.recordsAfterPackTime
+        result.recordsBefore = skipsGarbage ? nil : marker.recordsBeforePackTime + marker.recordsAfterPackTime
+        let kept = skipsGarbage ? marker.keptPositions() : nil
 
         let writer = try PackWriter(
             path: path + ".pack", source: input, magic: input.map.bytes(at: 0, count: 4), spareCache: options.sparePageCache)
@@ -82,7 +91,7 @@ extension FileStorage {
         var copier = PackCopier(backpointerTargets: marker.backpointerTargets)
         let packPosition = marker.packPosition
         pacer.begin(.copying, from: 4, to: packPosition)
-        try copier.copyKept(input, to: writer, marker: &marker, until: packPosition, pacer: &pacer)
+        try copier.copyKept(input, to: writer, marker: &marker, until: packPosition, kept: kept, pacer: &pacer)
         pacer.finish(input)
         if writer.position == packPosition {
             result.note = "nothing to free: every revision before the pack time is still needed"

@@ -31,11 +31,26 @@ struct PackCopier {
     /// `copyToPacktime`: the kept revisions of the transactions before `end`.
     /// The marker's index of kept revisions becomes the packed file's index
     /// (``PackMarker/recordMoved(_:from:to:)``), and the marker lets go of it.
+    ///
+    /// - Parameter kept: when given, the sorted positions of every kept
+    ///   revision (``PackMarker/keptPositions()``): a transaction with none
+    ///   of them is passed over with only its header and trailer read.
     mutating func copyKept(
-        _ input: PackInput, to writer: PackWriter, marker: inout PackMarker, until end: UInt64, pacer: inout PackPacer
+        _ input: PackInput, to writer: PackWriter, marker: inout PackMarker, until end: UInt64, kept: [UInt64]?,
+        pacer: inout PackPacer
     ) throws(StorageError) {
         var position: UInt64 = 4
+        var nextKept = 0
         while position < end {
+            if let kept {
+                let skipped = try input.transactionHeader(at: position)
+                while nextKept < kept.count && kept[nextKept] < position { nextKept += 1 }
+                if nextKept == kept.count || kept[nextKept] >= skipped.next {
+                    position = skipped.next
+                    pacer.advance(to: position, objects: recordsWritten, read: UInt64(TransactionHeader.size + 8), input: nil)
+                    continue
+                }
+            }
             let transaction = try input.transaction(at: position, records: &records)
             let header = transaction.header
             let kept = records.filter { marker.keeps($0.oid, at: $0.position) }

@@ -92,6 +92,73 @@ struct PackMarker {
         return nil
     }
 
+    /// `buildPackIndex` without reading the data records before the pack
+    /// time, for a pack that skips garbage: the revision of each oid current
+    /// at the pack time is the storage's current one when that lies before
+    /// the pack time, and otherwise the one the `prev` pointer of its first
+    /// record after the pack time names (every writer of FileStorage sets
+    /// `prev` to the oid's last record). Only transaction headers are read
+    /// up to the pack time, then the records after it.
+    ///
+    /// One difference from the scan: a revision that deletes its object
+    /// (an undone creation) stands here as a position, not as 0, since
+    /// telling would mean reading it. The walk reads every revision it
+    /// reaches, and treats one that deletes its object as the scan's 0
+    /// would have been (``walk(from:_:references:pacer:)``); without the walk
+    /// (no garbage collection) this index is not used.
+    ///
+    /// `recordsBeforePackTime` stays 0: the records before it are not read.
+    mutating func index(_ input: PackInput, storageIndex: ObjectIndex, pacer: inout PackPacer) throws(StorageError) -> Redundancy? {
+        var position: UInt64 = 4
+        var unpacked = false
+        var packedNext = false
+        while position < input.end {
+            let transaction = try input.transactionHeader(at: position)
+            if transaction.header.tid > stop {
+                packedNext = transaction.header.status == TransactionStatus.packed
+                break
+            }
+            if transaction.header.status != TransactionStatus.packed { unpacked = true }
+            position = transaction.next
+            pacer.advance(to: position, objects: 0, read: UInt64(TransactionHeader.size + 8), input: nil)
+        }
+        packPosition = position
+        if !unpacked, position < input.end, packedNext { return .alreadyPacked }
+        for (oid, at) in storageIndex where at < packPosition {
+            current.updateValue(at, forKey: oid)
+        }
+        var seenAfter = OIDSet()
+        var records: [PackInput.Record] = []
+        while position < input.end {
+            let transaction = try input.transaction(at: position, records: &records)
+            for record in records where seenAfter.insert(record.oid) && record.previous != 0 {
+                guard record.previous < packPosition else {
+                    throw input.corrupted(record.position, "the previous record of \(record.oid.repr) is not before the pack time, yet this is its first record after it")
+                }
+                current.updateValue(record.previous, forKey: record.oid)
+            }
+            position = transaction.next
+            pacer.advance(to: position, objects: current.count, read: transaction.header.length + 8, input: input)
+        }
+        return nil
+    }
+
+    /// The positions of the revisions kept before the pack time, sorted:
+    /// what lets the copy skip a transaction that keeps nothing without
+    /// reading its records.
+    func keptPositions() -> [UInt64] {
+        var kept: [UInt64] = []
+        kept.reserveCapacity(reached.count + keptAt.count)
+        for (oid, position) in current where position != 0 && position < packPosition && reached.contains(oid)
+            && (keptAt.isEmpty || keptAt[oid] == nil) {
+            kept.append(position)
+        }
+        for (_, position) in keptAt where position < packPosition { kept.append(position) }
+        for (_, positions) in extra { kept += positions }
+        kept.sort()
+        return kept
+    }
+
     /// `findReachable`: the walk from the root, then the backpointers of
     /// the transactions after the pack time. Without garbage collection,
     /// every revision current at the pack time is kept.
@@ -122,7 +189,7 @@ struct PackMarker {
             pacer.advance(to: position, objects: reached.count, read: transaction.header.length + 8, input: input)
         }
         for root in extraRoots {
-            try walk(from: try Self.referencesOf(oid(at: root, input), at: root, input, references: references),
+            try walk(from: try Self.referencesOf(oid(at: root, input), at: root, input, references: references) ?? [],
                      input, references: references, pacer: &pacer)
         }
     }
@@ -207,22 +274,31 @@ struct PackMarker {
                 reached.insert(oid)
                 batch.append((oid, position))
             }
-            for found in try Self.referencesOf(batch, input, references: references) {
+            for (i, found) in try Self.referencesOf(batch, input, references: references).enumerated() {
+                guard let found else {
+                    // A revision that deletes its object: as if it were not
+                    // there (the scan's index holds 0 for it).
+                    reached.remove(batch[i].oid)
+                    current.updateValue(0, forKey: batch[i].oid)
+                    if batch[i].oid != .root { danglingReferences += 1 }
+                    continue
+                }
                 for next in found where !isReachable(next) && queued.insert(next) { todo.append(next) }
             }
-            pacer.tick(objects: reached.count)
+            pacer.tick(objects: reached.count, read: input.readAround?.bytesRead)
         }
     }
 
     static let batchSize = 4096
 
     /// The references of each record of `batch`, read and scanned on all
-    /// processors; each worker fills its own slots of the result.
+    /// processors; each worker fills its own slots of the result. Nil for a
+    /// record that deletes its object.
     private static func referencesOf(
         _ batch: [(oid: OID, position: UInt64)], _ input: PackInput, references: ReferenceFinder
-    ) throws(StorageError) -> [[OID]] {
+    ) throws(StorageError) -> [[OID]?] {
         let workers = max(1, min(systemProcessorCount(), batch.count / 64))
-        var results = [[OID]](repeating: [], count: batch.count)
+        var results = [[OID]?](repeating: [], count: batch.count)
         var failures = [StorageError?](repeating: nil, count: workers)
         results.withUnsafeMutableBufferPointer { resultBuffer in
             failures.withUnsafeMutableBufferPointer { failureBuffer in
@@ -246,12 +322,14 @@ struct PackMarker {
     }
 
     /// `findrefs`: the references of the data the record of `oid` at
-    /// `position` holds or points back to.
-    private static func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID] {
-        guard let pickle = try input.readForWalk(at: position, oid: oid) else { return [] }
+    /// `position` holds or points back to; nil when the record deletes its
+    /// object.
+    private static func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID]? {
+        var deletes = false
+        guard let pickle = try input.readForWalk(at: position, oid: oid, deletes: &deletes) else { return deletes ? nil : [] }
         do {
             if let found = try references(pickle) { return found.map(OID.init(rawValue:)) }
-            guard let whole = try input.readForWalk(at: position, oid: oid, sample: nil) else { return [] }
+            guard let whole = try input.readForWalk(at: position, oid: oid, sample: nil, deletes: &deletes) else { return [] }
             return try references(whole)?.map(OID.init(rawValue:)) ?? []
         } catch {
             throw .corrupted(

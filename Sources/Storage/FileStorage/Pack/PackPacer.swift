@@ -38,6 +38,8 @@ struct PackPacer {
     private var residentBefore: [UInt64] = []
     /// Input below this offset has been released in the current phase.
     private var releasedUpTo: UInt64 = 0
+    /// What ``tick(objects:read:)`` charged so far.
+    private var readByTicks: UInt64 = 0
 
     static let releaseStep: UInt64 = 8 << 20
     static let reportInterval = 0.05
@@ -79,9 +81,14 @@ struct PackPacer {
         report(force: false)
     }
 
-    /// A random-access phase made progress (objects only).
-    mutating func tick(objects: Int) {
+    /// A random-access phase made progress: objects, and in all `read`
+    /// bytes so far (charged for the rate limit) when it counts them.
+    mutating func tick(objects: Int, read: UInt64? = nil) {
         self.objects = objects
+        if let read, read > readByTicks {
+            charge(read - readByTicks)
+            readByTicks = read
+        }
         if objects & 1023 == 0 { report(force: false) }
     }
 

@@ -62,8 +62,9 @@ public struct PackResult: Sendable, Equatable {
     public var objectsAfter: Int
     /// Objects of the first count that are gone.
     public var objectsRemoved: Int
-    /// Data records read and written.
-    public var recordsBefore: Int
+    /// Data records read and written; nil for records before when the pack
+    /// skipped garbage unread (``PackReading/skippingGarbage``).
+    public var recordsBefore: Int?
     public var recordsAfter: Int
     /// Transactions committed while the pack ran, copied at the end.
     public var transactionsDuringPack: Int
@@ -92,12 +93,51 @@ public struct PackOptions: Sendable {
     /// Called with the progress now and then (at most every 50 ms) from the
     /// packing thread.
     public var progress: (@Sendable (PackProgress) -> Void)?
+    /// What the pack reads of the file before the pack time.
+    public var reading: PackReading = .automatic
 
     public init(garbageCollect: Bool = true, bytesPerSecond: Double? = nil, sparePageCache: Bool = true,
-                progress: (@Sendable (PackProgress) -> Void)? = nil) {
+                reading: PackReading = .automatic, progress: (@Sendable (PackProgress) -> Void)? = nil) {
         self.garbageCollect = garbageCollect
         self.bytesPerSecond = bytesPerSecond
         self.sparePageCache = sparePageCache
+        self.reading = reading
         self.progress = progress
     }
+
+    /// Whether a pack of a file of `bytes` holding `objects` objects skips
+    /// its garbage unread. Without garbage collection it never does: only a
+    /// scan tells which current revisions delete their object.
+    func skipsGarbage(objects: Int, bytes: UInt64) -> Bool {
+        guard garbageCollect else { return false }
+        switch reading {
+        case .everything: return false
+        case .skippingGarbage: return true
+        case .automatic: return bytes >= UInt64(max(objects, 1)) * PackReading.largeObjectSize
+        }
+    }
+}
+
+/// What a pack reads of the file before the pack time. Both ways give the
+/// same packed file, byte for byte.
+public enum PackReading: Sendable {
+    /// ZODB's way: scan every record, then walk what is reachable and copy
+    /// it. Right for a store of many small objects (a Plone catalog): the
+    /// scan reads the file in one sequential pass and leaves it in the page
+    /// cache for the walk, which reads records all over it.
+    case everything
+    /// Read only what is kept, as far as the layout allows: the index from
+    /// the storage's own (``PackMarker/index(_:storageIndex:pacer:)``), the
+    /// walk reading 2 MiB around each record it reaches
+    /// (``PackReadAround``), the copy passing over transactions with
+    /// nothing kept. Right for a store of large files, where most bytes are
+    /// `Pdata` chunks and garbage comes in whole uploads: a replaced or
+    /// deleted file's chain is never read.
+    case skippingGarbage
+    /// ``skippingGarbage`` when objects average ``largeObjectSize`` or more.
+    case automatic
+
+    /// 32 KiB: a store of Zope files is mostly 64 KiB chunks; a catalog's
+    /// objects are a few hundred bytes.
+    public static let largeObjectSize: UInt64 = 32 << 10
 }

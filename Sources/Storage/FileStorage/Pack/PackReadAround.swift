@@ -1,0 +1,131 @@
+import Dispatch
+
+/// How the marking walk of a pack that skips garbage reads: the 2 MiB
+/// block around each record it visits comes into the page cache whole, in
+/// one 2 MiB folio, the first time the walk touches it, and the blocks
+/// beyond it in the direction the walk goes follow in the background.
+///
+/// Why: such a pack reads no garbage — its index comes from the storage's
+/// (``PackMarker/index(_:storageIndex:pacer:)``) and the copy passes over
+/// transactions with nothing kept — so the walk is the first to read the
+/// live data, and a Zope file is a chain of 64 KiB `Pdata` records, each
+/// naming the next at its end, laid out back to front. Read record by
+/// record, that is a small read of the disk per 64 KiB, each waiting for
+/// the one before; read around, one 2 MiB request per 32 records, with
+/// the next ones already under way, and the copy then finds the kept data
+/// in the page cache. Live data sits together (a file's chain is one
+/// transaction), so the blocks read for it hold little garbage: only
+/// where a live stretch ends is a block read ahead for nothing.
+///
+/// Direction: a block whose upper neighbour was read already (the walk
+/// comes down, as along a Zope chain) has the two below it read ahead, and
+/// the other way round; a block with neither, one on each side.
+///
+/// Memory: each block is faulted in through the input's `MADV_HUGEPAGE`
+/// mapping (`MADV_POPULATE_READ`) and unmapped right after; the page cache
+/// keeps it, and the pack's pacer drops it at the end if the mount did not
+/// have it cached before. A byte per block says how far it is.
+///
+/// Concurrency: the walk's workers and up to ``backgroundWorkers`` readers
+/// share one monitor. A block is read by whoever claims it first; a walk
+/// worker that needs a block being read waits for it, so no block is read
+/// twice. ``finish()`` waits for the background readers before the
+/// mapping may go. `@unchecked Sendable`: the mapping is only passed to
+/// `madvise`, which any thread may call.
+final class PackReadAround: @unchecked Sendable {
+    static let blockSize: UInt64 = 2 << 20
+    static let backgroundWorkers = 4
+
+    private enum Block: UInt8 { case unread, reading, read }
+
+    private struct State {
+        var blocks: [Block]
+        /// Blocks claimed for the background readers, next first at the end.
+        var queue: [Int] = []
+        var running = 0
+        var bytesRead: UInt64 = 0
+        var finished = false
+    }
+
+    private let map: MappedFile
+    private let state: Monitor<State>
+
+    init(map: MappedFile) {
+        self.map = map
+        let blocks = (UInt64(map.count) + Self.blockSize - 1) / Self.blockSize
+        state = Monitor(State(blocks: [Block](repeating: .unread, count: Int(blocks))))
+    }
+
+    /// Bytes brought in so far (for the pack's rate limit).
+    var bytesRead: UInt64 { state.withLock { $0.bytesRead } }
+
+    /// Brings the blocks that `[offset, offset + count)` touches into the
+    /// page cache, unless they are there, and starts reading ahead of them.
+    func bringIn(from offset: UInt64, count: UInt64) {
+        guard count > 0 else { return }
+        let first = Int(offset / Self.blockSize), last = Int((offset + count - 1) / Self.blockSize)
+        for block in first...last {
+            let (mine, starting) = state.withLock { s -> (Bool, Int) in
+                guard block < s.blocks.count else { return (false, 0) }
+                let mine = s.blocks[block] == .unread
+                if mine { s.blocks[block] = .reading }
+                let up = block + 1 < s.blocks.count && s.blocks[block + 1] != .unread
+                let down = block > 0 && s.blocks[block - 1] != .unread
+                let ahead = up && !down ? [block - 1, block - 2] : down && !up ? [block + 1, block + 2] : [block - 1, block + 1]
+                for next in ahead where !s.finished && next >= 0 && next < s.blocks.count && s.blocks[next] == .unread {
+                    s.blocks[next] = .reading
+                    s.queue.append(next)
+                }
+                let starting = s.finished ? 0 : min(Self.backgroundWorkers - s.running, s.queue.count)
+                s.running += starting
+                return (mine, starting)
+            }
+            for _ in 0..<starting {
+                DispatchQueue.global(qos: .utility).async { self.drain() }
+            }
+            if mine {
+                read(block)
+            } else {
+                state.waitUntil { s in block >= s.blocks.count || s.blocks[block] != .reading ? true : nil }
+            }
+        }
+    }
+
+    /// Stops reading ahead and waits for the background readers; blocks
+    /// queued and not yet read go back to unread. Later reads (the copy
+    /// following a backpointer) still bring in their own blocks.
+    func finish() {
+        state.withLock { s in
+            s.finished = true
+            for block in s.queue { s.blocks[block] = .unread }
+            s.queue.removeAll()
+        }
+        state.broadcast()
+        state.waitUntil { s in s.running == 0 ? true : nil }
+    }
+
+    private func drain() {
+        while let block = state.withLock({ s -> Int? in
+            guard !s.finished, let block = s.queue.popLast() else {
+                s.running -= 1
+                return nil
+            }
+            return block
+        }) {
+            read(block)
+        }
+        state.broadcast()
+    }
+
+    private func read(_ block: Int) {
+        let start = block * Int(Self.blockSize)
+        let length = min(Int(Self.blockSize), map.count - start)
+        map.populate(at: start, count: length)
+        map.forget(at: start, count: length)
+        state.withLock { s in
+            s.blocks[block] = .read
+            s.bytesRead += UInt64(length)
+        }
+        state.broadcast()
+    }
+}
