@@ -108,12 +108,16 @@ struct PackMarker {
     /// (no garbage collection) this index is not used.
     ///
     /// `recordsBeforePackTime` stays 0: the records before it are not read.
+    /// The transactions' positions (8 bytes each) go to the walk's reading
+    /// ahead, which stays inside a transaction.
     mutating func index(_ input: PackInput, storageIndex: ObjectIndex, pacer: inout PackPacer) throws(StorageError) -> Redundancy? {
         var position: UInt64 = 4
         var unpacked = false
         var packedNext = false
+        var starts: [UInt64] = []
         while position < input.end {
             let transaction = try input.transactionHeader(at: position)
+            starts.append(position)
             if transaction.header.tid > stop {
                 packedNext = transaction.header.status == TransactionStatus.packed
                 break
@@ -124,6 +128,8 @@ struct PackMarker {
         }
         packPosition = position
         if !unpacked, position < input.end, packedNext { return .alreadyPacked }
+        if starts.last != position { starts.append(position) }
+        input.readAround?.limitReadingAhead(toTransactionsAt: starts)
         for (oid, at) in storageIndex where at < packPosition {
             current.updateValue(at, forKey: oid)
         }

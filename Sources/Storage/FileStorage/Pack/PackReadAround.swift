@@ -19,7 +19,11 @@ import Dispatch
 ///
 /// Direction: a block whose upper neighbour was read already (the walk
 /// comes down, as along a Zope chain) has the two below it read ahead, and
-/// the other way round; a block with neither, one on each side.
+/// the other way round; a block with neither, one on each side. Reading
+/// ahead stays inside the transaction of the record read (a file's chain
+/// ends with its upload; the transaction beyond is most likely garbage):
+/// on the 2.4 GB file-heavy store that cut what the pack read from 1,311
+/// to 1,277 MiB (78 of them the program itself), for 993 MiB written.
 ///
 /// Memory: each block is faulted in through the input's `MADV_HUGEPAGE`
 /// mapping (`MADV_POPULATE_READ`) and unmapped right after; the page cache
@@ -40,6 +44,9 @@ final class PackReadAround: @unchecked Sendable {
 
     private struct State {
         var blocks: [Block]
+        /// Where each transaction before the pack time starts, and the pack
+        /// position after them (``limitReadingAhead(toTransactionsAt:)``).
+        var transactions: [UInt64] = []
         /// Blocks claimed for the background readers, next first at the end.
         var queue: [Int] = []
         var running = 0
@@ -56,6 +63,13 @@ final class PackReadAround: @unchecked Sendable {
         state = Monitor(State(blocks: [Block](repeating: .unread, count: Int(blocks))))
     }
 
+    /// Keeps reading ahead inside the transaction of the record read:
+    /// `starts` are the positions of the transactions, in order, and the
+    /// position where the last ends.
+    func limitReadingAhead(toTransactionsAt starts: [UInt64]) {
+        state.withLock { $0.transactions = starts }
+    }
+
     /// Bytes brought in so far (for the pack's rate limit).
     var bytesRead: UInt64 { state.withLock { $0.bytesRead } }
 
@@ -64,6 +78,7 @@ final class PackReadAround: @unchecked Sendable {
     func bringIn(from offset: UInt64, count: UInt64) {
         guard count > 0 else { return }
         let first = Int(offset / Self.blockSize), last = Int((offset + count - 1) / Self.blockSize)
+        let transaction = state.withLock { s in Self.bounds(of: offset, in: s.transactions) }
         for block in first...last {
             let (mine, starting) = state.withLock { s -> (Bool, Int) in
                 guard block < s.blocks.count else { return (false, 0) }
@@ -72,7 +87,9 @@ final class PackReadAround: @unchecked Sendable {
                 let up = block + 1 < s.blocks.count && s.blocks[block + 1] != .unread
                 let down = block > 0 && s.blocks[block - 1] != .unread
                 let ahead = up && !down ? [block - 1, block - 2] : down && !up ? [block + 1, block + 2] : [block - 1, block + 1]
-                for next in ahead where !s.finished && next >= 0 && next < s.blocks.count && s.blocks[next] == .unread {
+                for next in ahead where !s.finished && next >= 0 && next < s.blocks.count && s.blocks[next] == .unread
+                    && UInt64(next + 1) * Self.blockSize > transaction.lowerBound
+                    && UInt64(next) * Self.blockSize < transaction.upperBound {
                     s.blocks[next] = .reading
                     s.queue.append(next)
                 }
@@ -89,6 +106,18 @@ final class PackReadAround: @unchecked Sendable {
                 state.waitUntil { s in block >= s.blocks.count || s.blocks[block] != .reading ? true : nil }
             }
         }
+    }
+
+    /// The transaction around `offset`: the whole file when the starts are
+    /// not known or `offset` is past them.
+    private static func bounds(of offset: UInt64, in starts: [UInt64]) -> Range<UInt64> {
+        var low = 0, high = starts.count
+        while low < high {
+            let middle = (low + high) / 2
+            if starts[middle] <= offset { low = middle + 1 } else { high = middle }
+        }
+        guard low > 0, low < starts.count else { return 0..<UInt64.max }
+        return starts[low - 1]..<starts[low]
     }
 
     /// Stops reading ahead and waits for the background readers; blocks
