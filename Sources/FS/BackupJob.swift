@@ -185,6 +185,6 @@ public final class BackupJob: ControlJob {
     }
 
     static func timestamp(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
+        date.formatted(.iso8601)
     }
 }

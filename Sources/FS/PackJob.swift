@@ -72,22 +72,36 @@ public final class PackJob: ControlJob {
             "unknown command \"\(text.prefix(80))\": write now, a number of days, or an ISO-8601 time such as 2026-12-01T00:00:00Z"))
     }
 
+    /// The whole of `text` as one of ``iso8601Forms`` (a space may stand
+    /// for the `T`). Each form must take every character: they parse
+    /// leniently, and a date alone would otherwise read the date of
+    /// `2026-12-01 12:00` and drop its time.
     static func parseISO8601(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        for options: ISO8601DateFormatter.Options in [
-            [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
-            [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate],
-            [.withFullDate, .withDashSeparatorInDate],
-        ] {
-            formatter.formatOptions = options
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            if let date = formatter.date(from: text) { return date }
-            if options.contains(.withTime), let date = formatter.date(from: text.replacingOccurrences(of: " ", with: "T")) {
-                return date
+        for candidate in Set([text, text.replacingOccurrences(of: " ", with: "T")]) {
+            for form in iso8601Forms {
+                if let (end, date) = try? form.consuming(candidate, startingAt: candidate.startIndex, in: candidate.startIndex..<candidate.endIndex),
+                   end == candidate.endIndex {
+                    return date
+                }
             }
         }
         return nil
     }
+
+    /// With a zone or without (UTC, as the formats' own default), with or
+    /// without fractions of a second, or a date alone. `Date.ISO8601FormatStyle`
+    /// rather than `ISO8601DateFormatter`: it needs neither ICU nor the
+    /// system's time zone files, which a cold `zodbfs pack` otherwise reads
+    /// and initialises first.
+    static let iso8601Forms: [Date.ISO8601FormatStyle] = [
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true),
+        Date.ISO8601FormatStyle(),
+        Date.ISO8601FormatStyle().year().month().day().dateSeparator(.dash).dateTimeSeparator(.standard)
+            .time(includingFractionalSeconds: true).timeSeparator(.colon),
+        Date.ISO8601FormatStyle().year().month().day().dateSeparator(.dash).dateTimeSeparator(.standard)
+            .time(includingFractionalSeconds: false).timeSeparator(.colon),
+        Date.ISO8601FormatStyle().year().month().day().dateSeparator(.dash),
+    ]
 
     public func start(_ command: String) throws(FSError) {
         let time: Date
@@ -99,14 +113,14 @@ public final class PackJob: ControlJob {
         }
         try status.withLock { (s: inout Status) throws(FSError) in
             guard !s.running else { throw .busy("a pack is running") }
-            s = Status(running: true, progress: nil, started: now(), stop: ISO8601DateFormatter().string(from: time), last: s.last)
+            s = Status(running: true, progress: nil, started: now(), stop: time.formatted(.iso8601), last: s.last)
         }
         Thread.detachNewThread { [self] in run(until: time) }
     }
 
     private func run(until time: Date) {
         let started = Date()
-        let stop = ISO8601DateFormatter().string(from: time)
+        let stop = time.formatted(.iso8601)
         guard let storage = storage as? FileStorage else { return runOnServer(until: time, started: started) }
         logger.info("pack of \(storage.path) to \(stop) started\(bytesPerSecond.map { String(format: " (at most %.0f MB/s)", $0 / 1e6) } ?? "")")
         var options = PackOptions(bytesPerSecond: bytesPerSecond)
@@ -128,7 +142,7 @@ public final class PackJob: ControlJob {
             outcome = "failed: \(error)"
             logger.error("pack of \(storage.path) to \(stop) failed: \(error) (errno \(error.errno))")
         }
-        let stamp = ISO8601DateFormatter().string(from: started)
+        let stamp = started.formatted(.iso8601)
         status.withLock { s in
             s.running = false
             s.progress = nil
@@ -139,7 +153,7 @@ public final class PackJob: ControlJob {
     /// A ZEO mount: the server packs its own file (`zeopack`'s call); its
     /// progress is not visible from here, only the start and the end.
     private func runOnServer(until time: Date, started: Date) {
-        let stop = ISO8601DateFormatter().string(from: time)
+        let stop = time.formatted(.iso8601)
         var outcome: String
         if let server = storage as? any ServerPackedStorage {
             logger.info("asking \(storage.name) to pack to \(stop)")
@@ -156,7 +170,7 @@ public final class PackJob: ControlJob {
         } else {
             outcome = "failed: \(storage.name) cannot be packed from here"
         }
-        let stamp = ISO8601DateFormatter().string(from: started)
+        let stamp = started.formatted(.iso8601)
         status.withLock { s in
             s.running = false
             s.progress = nil

@@ -131,7 +131,7 @@ public final class ZEOStorage: ServerPackedStorage {
         state.withLock { s in
             let connection: String
             if let since = s.connectedSince, s.connection != nil {
-                connection = "connected since \(ISO8601DateFormatter().string(from: since)) (\(s.protocolVersion))"
+                connection = "connected since \(since.formatted(.iso8601)) (\(s.protocolVersion))"
             } else {
                 connection = "disconnected, reconnecting" + (s.lastProblem.map { " (\($0))" } ?? "")
             }

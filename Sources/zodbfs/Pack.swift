@@ -30,7 +30,7 @@ struct Pack: ParsableCommand {
             if let seconds = Double(before) {
                 let date = Date(timeIntervalSince1970: seconds)
                 guard date <= now.addingTimeInterval(1) else { throw ValidationError("--before \(before) is in the future") }
-                return (ISO8601DateFormatter.fractional.string(from: date), date)
+                return (date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)), date)
             }
             switch PackJob.packTime(before, now: now) {
             case .success(let date): return (before, date)
@@ -70,7 +70,7 @@ struct Pack: ParsableCommand {
             throw CommandFailure("\(error)")
         }
         bar?.finish()
-        print("\(store): pack to \(ISO8601DateFormatter().string(from: date)) \(PackJob.describe(result))")
+        print("\(store): pack to \(date.formatted(.iso8601)) \(PackJob.describe(result))")
     }
 
     /// The mount packs; the status is polled until it is done.
@@ -101,11 +101,3 @@ struct Pack: ParsableCommand {
     }
 }
 
-extension ISO8601DateFormatter {
-    /// ISO-8601 with fractions of a second, UTC.
-    static var fractional: ISO8601DateFormatter {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }
-}
