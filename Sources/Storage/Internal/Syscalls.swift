@@ -1,6 +1,6 @@
 // The system calls the storage engine makes that swift-system does not wrap
 // (posix_fadvise, flock, fsync, rename, a positional read loop, positional
-// writes, ftruncate, copy_file_range, the wall clock, nanosleep), written in
+// writes, O_DIRECT, ftruncate, copy_file_range, the wall clock, nanosleep), written in
 // swift-system's style: thin, typed, `throws(Errno)`, EINTR retried where the
 // call can be interrupted. This file and `Monitor.swift` (pthread mutex and
 // condition variable) are the only ones of the target that touch libc or
@@ -110,29 +110,17 @@ extension FileDescriptor {
 }
 
 extension FileDescriptor {
-    /// Writes all of `bytes[range]` at `offset`, looping over short writes.
-    ///
-    /// The corresponding C function is `pwrite`. A write that makes no
-    /// progress fails with `EIO` rather than looping forever.
+    /// Writes all of `bytes[range]` at `offset` (see the raw-buffer form).
     func writeFully(toAbsoluteOffset offset: UInt64, _ bytes: [UInt8], _ range: Range<Int>) throws(Errno) {
         precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count)
-        var done = 0
-        while done < range.count {
-            let n: Int
-            do {
-                n = try bytes.withUnsafeBytes { raw in
-                    try self.write(
-                        toAbsoluteOffset: Int64(offset) + Int64(done),
-                        UnsafeRawBufferPointer(rebasing: raw[(range.lowerBound + done)..<range.upperBound]),
-                        retryOnInterrupt: true)
-                }
-            } catch let error as Errno {
-                throw error
-            } catch {
-                throw Errno.ioError
+        do {
+            try bytes.withUnsafeBytes { raw in
+                try writeFully(toAbsoluteOffset: offset, UnsafeRawBufferPointer(rebasing: raw[range]))
             }
-            if n <= 0 { throw Errno.ioError }
-            done += n
+        } catch let error as Errno {
+            throw error
+        } catch {
+            throw Errno.ioError
         }
     }
 
@@ -154,6 +142,43 @@ extension FileDescriptor {
         _ = syncFileRange?(
             rawValue, Int64(clamping: range.lowerBound), Int64(clamping: range.count), syncWaitBefore | syncWrite | syncWaitAfter)
         try? advise(.dontNeed, offset: range.lowerBound, length: UInt64(range.count))
+    }
+
+    /// Turns direct I/O on or off for this open file (`fcntl(F_SETFL)` with
+    /// `O_DIRECT`): writes then go from the caller's memory to the disk,
+    /// bypassing the page cache, and must be aligned to the device's block
+    /// size in offset, length and memory (``directIOAlignment``).
+    func setDirectIO(_ enabled: Bool) throws(Errno) {
+        #if os(Linux)
+        let flags = fcntl(rawValue, F_GETFL)
+        guard flags >= 0 else { throw Errno(rawValue: errno) }
+        let wanted = enabled ? flags | directIOFlag : flags & ~directIOFlag
+        guard fcntl(rawValue, F_SETFL, wanted) == 0 else { throw Errno(rawValue: errno) }
+        #else
+        if enabled { throw Errno.notSupported }
+        #endif
+    }
+
+    /// Writes all of `bytes` at `offset`, looping over short writes.
+    ///
+    /// The corresponding C function is `pwrite`. A write that makes no
+    /// progress fails with `EIO` rather than looping forever.
+    func writeFully(toAbsoluteOffset offset: UInt64, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        var done = 0
+        while done < bytes.count {
+            let n: Int
+            do {
+                n = try write(
+                    toAbsoluteOffset: Int64(offset) + Int64(done), UnsafeRawBufferPointer(rebasing: bytes[done...]),
+                    retryOnInterrupt: true)
+            } catch let error as Errno {
+                throw error
+            } catch {
+                throw Errno.ioError
+            }
+            if n <= 0 { throw Errno.ioError }
+            done += n
+        }
     }
 
     /// Sets the file's size. The corresponding C function is `ftruncate`.
@@ -234,6 +259,18 @@ private let syncFileRange: SyncFileRange? = dlsym(nil, "sync_file_range")
 #else
 private let copyFileRange: CopyFileRange? = nil
 private let syncFileRange: SyncFileRange? = nil
+#endif
+
+/// Offsets, lengths and buffers of direct I/O are multiples of this: the
+/// page size, which every block device's logical block size divides.
+let directIOAlignment = 4096
+
+/// `O_DIRECT` (`asm-generic/fcntl.h`; ARM's own), which the Swift module of
+/// libc does not export.
+#if arch(arm64) || arch(arm)
+private let directIOFlag: Int32 = 0o200000
+#else
+private let directIOFlag: Int32 = 0o40000
 #endif
 
 /// The wall clock in seconds since the Unix epoch, with its fraction, as

@@ -12,10 +12,14 @@ import SystemPackage
 /// small records (an object-heavy database) is copied from the input map into
 /// a buffer, edited there, and written 4 MiB at a time.
 ///
-/// The output is written back as it goes and dropped from the page cache
-/// behind the cursor (unless ``PackOptions/sparePageCache`` is off), so the
-/// final fsync is short and a pack of a large file does not push the mount's
-/// working set out of memory.
+/// Where the file system takes direct I/O, every run goes through the
+/// buffer instead, and the buffer's chunks go straight to the disk
+/// (``DirectOutput``): no page of the output enters the page cache, and
+/// the writing overlaps the copying. Elsewhere the output is written back
+/// as it goes and dropped from the page cache behind the cursor (unless
+/// ``PackOptions/sparePageCache`` is off), so the final fsync is short and
+/// a pack of a large file does not push the mount's working set out of
+/// memory.
 final class PackWriter {
     let path: String
     let descriptor: FileDescriptor
@@ -23,8 +27,10 @@ final class PackWriter {
     private(set) var position: UInt64
     private let spareCache: Bool
 
-    private var buffer: [UInt8] = []
-    private var bufferStart: UInt64
+    /// The output's next bytes, written when full (or at the end).
+    private var chunk: OutputChunk
+    /// Set when the file takes direct I/O.
+    private let direct: DirectOutput?
     /// The pending run: input `[runSource, runSource + runLength)` to output `runTarget`.
     private var runSource: UInt64 = 0
     private var runTarget: UInt64 = 0
@@ -55,17 +61,26 @@ final class PackWriter {
             throw (error as? Errno ?? .ioError).storageError(path: path, operation: "create")
         }
         position = 0
-        bufferStart = 0
-        buffer.reserveCapacity(Self.bufferCapacity)
+        direct = DirectOutput(descriptor)
+        do {
+            chunk = try direct?.chunk(at: 0) ?? OutputChunk(capacity: Self.bufferCapacity, offset: 0)
+        } catch {
+            throw error.storageError(path: path, operation: "write")
+        }
         try write(magic)
     }
 
     /// Appends bytes that are not in the input.
     func write(_ bytes: [UInt8]) throws(StorageError) {
         try flushRun()
-        buffer += bytes
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let piece = rest.prefix(chunk.room)
+            chunk.append(piece)
+            rest = rest.dropFirst(piece.count)
+            if chunk.isFull { try flushBuffer() }
+        }
         position += UInt64(bytes.count)
-        if buffer.count >= Self.bufferCapacity { try flushBuffer() }
     }
 
     /// Appends input bytes `[offset, offset + length)` of `input` with `edits`
@@ -95,12 +110,17 @@ final class PackWriter {
     /// Writes everything out and fsyncs the file.
     func finish() throws(StorageError) {
         try flushRun()
-        try flushBuffer()
+        if let direct {
+            do { try direct.finish(chunk) } catch { throw error.storageError(path: path, operation: "write") }
+        } else {
+            try flushBuffer()
+        }
         do { try descriptor.synchronize() } catch { throw error.storageError(path: path, operation: "fsync") }
     }
 
     /// Closes the file and removes it (a pack that failed or had nothing to do).
     func discard() {
+        try? direct?.waitForWrites()
         try? descriptor.close()
         try? systemUnlink(path)
     }
@@ -114,7 +134,7 @@ final class PackWriter {
             runEdits.removeAll(keepingCapacity: true)
         }
         let edits = UInt64(max(runEdits.count, 1))
-        if runLength / edits < Self.kernelCopyBytesPerEdit {
+        if direct != nil || runLength / edits < Self.kernelCopyBytesPerEdit {
             try appendToBuffer(source, at: runSource, length: runLength, edits: runEdits, target: runTarget)
             return
         }
@@ -129,8 +149,8 @@ final class PackWriter {
         } catch {
             throw error.storageError(path: path, operation: "copy records")
         }
-        bufferStart = runTarget + runLength
-        try writeBack(upTo: bufferStart)
+        chunk.reset(offset: runTarget + runLength)
+        try writeBack(upTo: runTarget + runLength)
     }
 
     /// Copies a span from the input map into the buffer, at most a buffer
@@ -145,24 +165,20 @@ final class PackWriter {
         var done: UInt64 = 0
         var nextEdit = 0
         while done < length {
-            let piece = min(length - done, UInt64(Self.bufferCapacity))
-            let base = buffer.count
-            input.map.withBytes(at: Int(offset + done), count: Int(piece)) { buffer.append(contentsOf: $0) }
+            let piece = min(length - done, UInt64(chunk.room))
+            let base = chunk.count
+            input.map.withBytes(at: Int(offset + done), count: Int(piece)) { chunk.append($0) }
             // Edits come in offset order; one may straddle two pieces.
             while nextEdit < edits.count, edits[nextEdit].0 < done + piece {
                 let (at, bytes) = edits[nextEdit]
                 let from = max(at, done), to = min(at + UInt64(bytes.count), done + piece)
-                if from < to {
-                    buffer.replaceSubrange(
-                        (base + Int(from - done))..<(base + Int(to - done)),
-                        with: bytes[Int(from - at)..<Int(to - at)])
-                }
+                if from < to { chunk.overwrite(at: base + Int(from - done), with: bytes[Int(from - at)..<Int(to - at)]) }
                 if at + UInt64(bytes.count) > done + piece { break }
                 nextEdit += 1
             }
             done += piece
             unmap(input, spanStart: offset, before: offset + done)
-            if buffer.count >= Self.bufferCapacity { try flushBuffer() }
+            if chunk.isFull { try flushBuffer() }
         }
         if target == nil { position += length }
     }
@@ -175,16 +191,22 @@ final class PackWriter {
         input.map.forget(before: end, from: &unmappedUpTo, step: PackInput.unmapStep)
     }
 
+    /// Writes the chunk out: handed to the direct writer (only ever full,
+    /// so aligned), or written through the page cache.
     private func flushBuffer() throws(StorageError) {
-        guard !buffer.isEmpty else { return }
-        do {
-            try descriptor.writeFully(toAbsoluteOffset: bufferStart, buffer, 0..<buffer.count)
+        guard chunk.count > 0 else { return }
+        do throws(Errno) {
+            if let direct {
+                chunk = try direct.submit(chunk)
+                return
+            }
+            try descriptor.writeFully(toAbsoluteOffset: chunk.offset, chunk.bytes)
         } catch {
             throw error.storageError(path: path, operation: "write")
         }
-        bufferStart += UInt64(buffer.count)
-        buffer.removeAll(keepingCapacity: true)
-        try writeBack(upTo: bufferStart)
+        let end = chunk.offset + UInt64(chunk.count)
+        chunk.reset(offset: end)
+        try writeBack(upTo: end)
     }
 
     /// Starts writeback of each finished 32 MiB step, and drops the step
