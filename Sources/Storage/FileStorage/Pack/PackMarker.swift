@@ -280,6 +280,7 @@ struct PackMarker {
                 reached.insert(oid)
                 batch.append((oid, position))
             }
+            input.readAround?.prefetch(batch.map(\.position))
             for (i, found) in try Self.referencesOf(batch, input, references: references).enumerated() {
                 guard let found else {
                     // A revision that deletes its object: as if it were not

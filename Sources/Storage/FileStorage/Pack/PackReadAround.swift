@@ -73,6 +73,28 @@ final class PackReadAround: @unchecked Sendable {
     /// Bytes brought in so far (for the pack's rate limit).
     var bytesRead: UInt64 { state.withLock { $0.bytesRead } }
 
+    /// Queues the blocks of `offsets` for the background readers, nearest
+    /// the front of the list first: what a batch of the walk is about to
+    /// read, so its first reads of many chains go to the disk together
+    /// rather than one after another.
+    func prefetch(_ offsets: [UInt64]) {
+        let starting = state.withLock { s -> Int in
+            guard !s.finished else { return 0 }
+            for offset in offsets.reversed() {
+                let block = Int(offset / Self.blockSize)
+                guard block < s.blocks.count, s.blocks[block] == .unread else { continue }
+                s.blocks[block] = .reading
+                s.queue.append(block)
+            }
+            let starting = min(Self.backgroundWorkers - s.running, s.queue.count)
+            s.running += starting
+            return starting
+        }
+        for _ in 0..<starting {
+            DispatchQueue.global(qos: .utility).async { self.drain() }
+        }
+    }
+
     /// Brings the blocks that `[offset, offset + count)` touches into the
     /// page cache, unless they are there, and starts reading ahead of them.
     func bringIn(from offset: UInt64, count: UInt64) {
