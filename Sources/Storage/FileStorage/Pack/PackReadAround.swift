@@ -24,6 +24,9 @@ import Dispatch
 /// ends with its upload; the transaction beyond is most likely garbage):
 /// on the 2.4 GB file-heavy store that cut what the pack read from 1,311
 /// to 1,277 MiB (78 of them the program itself), for 993 MiB written.
+/// And before a batch of the walk reads its records, their blocks are
+/// queued together (``prefetch(_:)``), so the first reads of many chains
+/// are at the disk at once.
 ///
 /// Memory: each block is faulted in through the input's `MADV_HUGEPAGE`
 /// mapping (`MADV_POPULATE_READ`) and unmapped right after; the page cache
