@@ -86,6 +86,9 @@ public final class FileStorage: Sendable {
         var retired: StorageFile?
         /// True while a pack runs: a second one is refused.
         var isPacking = false
+        /// The file generation and end `Data.fs.index` was last saved for:
+        /// a close right after a pack (which saves it) need not write it again.
+        var indexSavedFor: (generation: UInt64, end: UInt64)?
     }
 
     /// Guards the index and the end of the storage. See the type's documentation.
@@ -307,16 +310,19 @@ public final class FileStorage: Sendable {
     ///   silently skips it), or the errors of ``IndexFile/save(position:index:path:)``.
     public func saveIndex() throws(StorageError) {
         guard !isReadOnly else { throw .readOnly }
-        let (index, end) = try snapshot()
+        let (index, end, generation) = try generationSnapshot()
         try IndexFile.save(position: end, index: index, path: path + ".index")
+        state.withLock { $0.indexSavedFor = (generation, end) }
     }
 
-    /// Closes the storage: a read-write storage saves its index and releases
-    /// its lock first. Idempotent. Must not race with other calls.
+    /// Closes the storage: a read-write storage saves its index (unless it
+    /// was saved for this very state, as a pack does) and releases its lock
+    /// first. Idempotent. Must not race with other calls.
     public func close() {
         let wasClosed = state.withLock { $0.isClosed }
         guard !wasClosed else { return }
-        if !isReadOnly { try? saveIndex() }
+        let saved = state.withLock { s in s.indexSavedFor.map { $0 == (s.file.generation, s.end) } ?? false }
+        if !isReadOnly && !saved { try? saveIndex() }
         let files = state.withLock { s -> [StorageFile] in
             s.isClosed = true
             return [s.file] + (s.retired.map { [$0] } ?? [])
