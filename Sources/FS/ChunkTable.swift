@@ -161,7 +161,7 @@ final class ChunkTable: Sendable {
         }
         let link: PdataLink
         do {
-            link = try PdataLink.read(oid, storage: storage)
+            link = try PdataLink.read(oid, storage: storage, whole: s.links.isEmpty)
         } catch {
             throw FSError(error)
         }

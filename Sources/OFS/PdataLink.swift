@@ -46,7 +46,11 @@ public struct PdataLink: Sendable, Equatable {
     /// Payloads at least this long are located rather than copied.
     static let inPlaceThreshold = 256
 
-    public static func read(_ oid: OID, storage: any ObjectStorage) throws(RecordError) -> PdataLink {
+    /// - Parameter whole: read the whole record at once (a copy of its
+    ///   payload, then dropped): for the first link of a cold read, where
+    ///   the head, the tail and then the payload would each wait for the
+    ///   disk in turn, and one read brings all three into the page cache.
+    public static func read(_ oid: OID, storage: any ObjectStorage, whole: Bool = false) throws(RecordError) -> PdataLink {
         guard let storage = storage as? FileStorage else { return try readLoaded(oid, storage: storage) }
         let location: DataRecord
         do {
@@ -57,7 +61,7 @@ public struct PdataLink: Sendable, Equatable {
         let total = location.pickleLength
         let input: PickleInput
         do {
-            if total <= headBytes + tailBytes {
+            if total <= headBytes + tailBytes || whole {
                 input = PickleInput(try storage.read(at: location.pickleOffset, count: total, generation: location.generation))
             } else {
                 let head = try storage.read(at: location.pickleOffset, count: headBytes, generation: location.generation)
