@@ -46,12 +46,16 @@ extension FileStorage {
     }
 
     private func runPack(stop: TID, references: ReferenceFinder, options: PackOptions) throws(StorageError) -> PackResult {
-        let (file, snapshotEnd, lastTID, storageIndex, largestOID) = try state.withLock { s throws(StorageError) in
+        // The storage's index is taken only by a pack that builds its own
+        // from it, and let go once it has: held, it would be copied whole by
+        // the first commit during the pack.
+        var storageIndex: ObjectIndex?
+        let (file, snapshotEnd, lastTID, objectsBefore, largestOID) = try state.withLock { s throws(StorageError) in
             guard !s.isClosed else { throw .closed(path: path) }
-            return (s.file, s.end, s.lastTID, s.index, s.index.maxOID)
+            if options.skipsGarbage(objects: s.index.count, bytes: s.end) { storageIndex = s.index }
+            return (s.file, s.end, s.lastTID, s.index.count, s.index.maxOID)
         }
-        let objectsBefore = storageIndex.count
-        let skipsGarbage = options.skipsGarbage(objects: objectsBefore, bytes: snapshotEnd)
+        let skipsGarbage = storageIndex != nil
         var result = PackResult(
             swapped: false, note: nil, stop: stop, sizeBefore: snapshotEnd, sizeAfter: snapshotEnd,
             objectsBefore: objectsBefore, objectsAfter: objectsBefore, objectsRemoved: 0, recordsBefore: 0, recordsAfter: 0,
@@ -64,9 +68,12 @@ extension FileStorage {
 
         var marker = PackMarker(stop: stop, garbageCollect: options.garbageCollect, objects: objectsBefore, largestOID: largestOID)
         pacer.begin(.indexing, from: 4, to: snapshotEnd)
-        let redundancy = skipsGarbage
-            ? try marker.index(input, storageIndex: storageIndex, pacer: &pacer)
-            : try marker.index(input, pacer: &pacer)
+        let redundancy = if let index = storageIndex {
+            try marker.index(input, storageIndex: index, pacer: &pacer)
+        } else {
+            try marker.index(input, pacer: &pacer)
+        }
+        storageIndex = nil
         if redundancy != nil {
             result.note = "the storage was already packed to a later time, or nothing changed since the last pack"
             result.seconds = pacer.elapsed
