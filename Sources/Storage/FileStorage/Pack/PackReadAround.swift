@@ -81,21 +81,10 @@ final class PackReadAround: @unchecked Sendable {
     /// read, so its first reads of many chains go to the disk together
     /// rather than one after another.
     func prefetch(_ offsets: [UInt64]) {
-        let starting = state.withLock { s -> Int in
-            guard !s.finished else { return 0 }
-            for offset in offsets.reversed() {
-                let block = Int(offset / Self.blockSize)
-                guard block < s.blocks.count, s.blocks[block] == .unread else { continue }
-                s.blocks[block] = .reading
-                s.queue.append(block)
-            }
-            let starting = min(Self.backgroundWorkers - s.running, s.queue.count)
-            s.running += starting
-            return starting
-        }
-        for _ in 0..<starting {
-            DispatchQueue.global(qos: .utility).async { self.drain() }
-        }
+        startReaders(state.withLock { s -> Int in
+            for offset in offsets.reversed() { Self.queue(Int(offset / Self.blockSize), in: &s) }
+            return Self.readersToStart(&s)
+        })
     }
 
     /// Brings the blocks that `[offset, offset + count)` touches into the
@@ -103,33 +92,55 @@ final class PackReadAround: @unchecked Sendable {
     func bringIn(from offset: UInt64, count: UInt64) {
         guard count > 0 else { return }
         let first = Int(offset / Self.blockSize), last = Int((offset + count - 1) / Self.blockSize)
-        let transaction = state.withLock { s in Self.bounds(of: offset, in: s.transactions) }
         for block in first...last {
             let (mine, starting) = state.withLock { s -> (Bool, Int) in
                 guard block < s.blocks.count else { return (false, 0) }
                 let mine = s.blocks[block] == .unread
                 if mine { s.blocks[block] = .reading }
-                let up = block + 1 < s.blocks.count && s.blocks[block + 1] != .unread
-                let down = block > 0 && s.blocks[block - 1] != .unread
-                let ahead = up && !down ? [block - 1, block - 2] : down && !up ? [block + 1, block + 2] : [block - 1, block + 1]
-                for next in ahead where !s.finished && next >= 0 && next < s.blocks.count && s.blocks[next] == .unread
-                    && UInt64(next + 1) * Self.blockSize > transaction.lowerBound
-                    && UInt64(next) * Self.blockSize < transaction.upperBound {
-                    s.blocks[next] = .reading
-                    s.queue.append(next)
-                }
-                let starting = s.finished ? 0 : min(Self.backgroundWorkers - s.running, s.queue.count)
-                s.running += starting
-                return (mine, starting)
+                Self.queueAhead(of: block, reading: offset, in: &s)
+                return (mine, Self.readersToStart(&s))
             }
-            for _ in 0..<starting {
-                DispatchQueue.global(qos: .utility).async { self.drain() }
-            }
+            startReaders(starting)
             if mine {
                 read(block)
             } else {
                 state.waitUntil { s in block >= s.blocks.count || s.blocks[block] != .reading ? true : nil }
             }
+        }
+    }
+
+    /// Queues the two blocks after `block` in the direction the walk goes
+    /// (one on each side when that is not known yet), inside the
+    /// transaction around `offset`.
+    private static func queueAhead(of block: Int, reading offset: UInt64, in s: inout State) {
+        let up = block + 1 < s.blocks.count && s.blocks[block + 1] != .unread
+        let down = block > 0 && s.blocks[block - 1] != .unread
+        let transaction = bounds(of: offset, in: s.transactions)
+        let inside = { (next: Int) in
+            next >= 0 && UInt64(next + 1) * blockSize > transaction.lowerBound && UInt64(next) * blockSize < transaction.upperBound
+        }
+        let (a, b) = up && !down ? (block - 1, block - 2) : down && !up ? (block + 1, block + 2) : (block - 1, block + 1)
+        if inside(a) { queue(a, in: &s) }
+        if inside(b) { queue(b, in: &s) }
+    }
+
+    /// Claims `block` for the background readers, if it is unread.
+    private static func queue(_ block: Int, in s: inout State) {
+        guard !s.finished, block >= 0, block < s.blocks.count, s.blocks[block] == .unread else { return }
+        s.blocks[block] = .reading
+        s.queue.append(block)
+    }
+
+    /// How many more background readers the queue wants, counted as running.
+    private static func readersToStart(_ s: inout State) -> Int {
+        let starting = s.finished ? 0 : min(backgroundWorkers - s.running, s.queue.count)
+        s.running += starting
+        return starting
+    }
+
+    private func startReaders(_ count: Int) {
+        for _ in 0..<count {
+            DispatchQueue.global(qos: .utility).async { self.drain() }
         }
     }
 
