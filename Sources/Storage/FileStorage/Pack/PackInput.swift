@@ -185,8 +185,20 @@ final class PackInput: @unchecked Sendable {
 
     // MARK: - Random reads
 
-    /// The pickle of the data the record of `oid` at `position` holds or
-    /// points back to (nil: no data), read with `pread` rather than
+    /// What the walk finds at a revision.
+    enum WalkRecord {
+        /// The pickle of the data the record holds or points back to.
+        case pickle(RecordPickle)
+        /// A backpointer chain that ends in nothing: the revision is there,
+        /// with no data (ZODB keeps it and finds no references in it).
+        case noData
+        /// Neither data nor a backpointer: the revision deletes its object
+        /// (an undone creation), as if it were not there.
+        case deletesObject
+    }
+
+    /// What the record of `oid` at `position` holds or points back to, read
+    /// with `pread` rather than
     /// through the map: the marking walk visits records in reference order,
     /// all over the file, and a fault on a mapped page maps the 16 pages
     /// around it, so through the map a walk over two million objects would
@@ -194,24 +206,21 @@ final class PackInput: @unchecked Sendable {
     /// the `walkPrefetch` bytes after it covers most records; a larger pickle
     /// costs a second for its first `sample` bytes (or, with `sample` nil, for
     /// the whole) and, past one and a half samples, a third for its tail.
-    ///
-    /// `deletes` is set when the record itself has neither data nor a
-    /// backpointer: the revision deletes its object (an undone creation).
-    func readForWalk(at position: UInt64, oid: OID, sample: Int? = 2048, deletes: inout Bool) throws(StorageError) -> RecordPickle? {
+    func readForWalk(at position: UInt64, oid: OID, sample: Int? = 2048) throws(StorageError) -> WalkRecord {
         let prefetch = Self.walkPrefetch
         let record = try readRecordHeader(at: position, oid: oid, prefetch: prefetch)
-        deletes = record.record.pickleLength == 0 && record.record.back == 0
-        guard let data = try dataRecord(of: record, prefetch: prefetch) else { return nil }
+        if record.record.pickleLength == 0 && record.record.back == 0 { return .deletesObject }
+        guard let data = try dataRecord(of: record, prefetch: prefetch) else { return .noData }
         let start = data.record.position + UInt64(DataHeader.size)
         let length = Int(data.record.pickleLength)
         if data.following.count >= length {
-            return RecordPickle(head: Array(data.following.prefix(length)), tail: [], length: length)
+            return .pickle(RecordPickle(head: Array(data.following.prefix(length)), tail: [], length: length))
         }
         if let sample, length > sample + sample / 2 {
             let tail = try walkRead(at: start + UInt64(length - sample / 2), count: sample / 2)
-            return RecordPickle(head: try walkRead(at: start, count: sample), tail: tail, length: length)
+            return .pickle(RecordPickle(head: try walkRead(at: start, count: sample), tail: tail, length: length))
         }
-        return RecordPickle(head: try walkRead(at: start, count: length), tail: [], length: length)
+        return .pickle(RecordPickle(head: try walkRead(at: start, count: length), tail: [], length: length))
     }
 
     /// Follows the backpointers from `start` to the record holding the data,

@@ -332,11 +332,15 @@ struct PackMarker {
     /// `position` holds or points back to; nil when the record deletes its
     /// object.
     private static func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID]? {
-        var deletes = false
-        guard let pickle = try input.readForWalk(at: position, oid: oid, deletes: &deletes) else { return deletes ? nil : [] }
+        let pickle: RecordPickle
+        switch try input.readForWalk(at: position, oid: oid) {
+        case .pickle(let found): pickle = found
+        case .noData: return []
+        case .deletesObject: return nil
+        }
         do {
             if let found = try references(pickle) { return found.map(OID.init(rawValue:)) }
-            guard let whole = try input.readForWalk(at: position, oid: oid, sample: nil, deletes: &deletes) else { return [] }
+            guard case .pickle(let whole) = try input.readForWalk(at: position, oid: oid, sample: nil) else { return [] }
             return try references(whole)?.map(OID.init(rawValue:)) ?? []
         } catch {
             throw .corrupted(
