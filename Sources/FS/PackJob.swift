@@ -77,12 +77,11 @@ public final class PackJob: ControlJob {
     /// leniently, and a date alone would otherwise read the date of
     /// `2026-12-01 12:00` and drop its time.
     static func parseISO8601(_ text: String) -> Date? {
-        for candidate in Set([text, text.replacingOccurrences(of: " ", with: "T")]) {
-            for form in iso8601Forms {
-                if let (end, date) = try? form.consuming(candidate, startingAt: candidate.startIndex, in: candidate.startIndex..<candidate.endIndex),
-                   end == candidate.endIndex {
-                    return date
-                }
+        let text = text.replacingOccurrences(of: " ", with: "T")
+        for form in iso8601Forms {
+            if let (end, date) = try? form.consuming(text, startingAt: text.startIndex, in: text.startIndex..<text.endIndex),
+               end == text.endIndex {
+                return date
             }
         }
         return nil

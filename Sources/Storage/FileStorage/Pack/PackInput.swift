@@ -198,11 +198,10 @@ final class PackInput: @unchecked Sendable {
     }
 
     /// What the record of `oid` at `position` holds or points back to, read
-    /// with `pread` rather than
-    /// through the map: the marking walk visits records in reference order,
-    /// all over the file, and a fault on a mapped page maps the 16 pages
-    /// around it, so through the map a walk over two million objects would
-    /// map most of the file into the process. One `pread` of the header and
+    /// with `pread` rather than through the map: the marking walk visits
+    /// records in reference order, all over the file, and a fault on a
+    /// mapped page maps the 16 pages around it, so through the map a walk
+    /// over two million objects would map most of the file into the process. One `pread` of the header and
     /// the `walkPrefetch` bytes after it covers most records; a larger pickle
     /// costs a second for its first `sample` bytes (or, with `sample` nil, for
     /// the whole) and, past one and a half samples, a third for its tail.
