@@ -8,6 +8,12 @@ extension FileStorage {
     public func pack(before stop: TID, options: PackOptions = PackOptions()) throws(StorageError) -> PackResult {
         try pack(before: stop, references: PackReferences.find, options: options)
     }
+
+    /// ``FileStorage/packAndClose(before:references:options:)`` with the
+    /// Swift `referencesf`.
+    public func packAndClose(before stop: TID, options: PackOptions = PackOptions()) throws(StorageError) -> PackResult {
+        try packAndClose(before: stop, references: PackReferences.find, options: options)
+    }
 }
 
 /// The reference finder pack is given: ZODB's `referencesf` over a record,

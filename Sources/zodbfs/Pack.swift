@@ -64,7 +64,8 @@ struct Pack: ParsableCommand {
         }
         let result: PackResult
         do {
-            result = try storage.pack(before: TID(timeIntervalSince1970: date.timeIntervalSince1970), options: options)
+            // Nothing else uses the storage: the pack may let go of its index.
+            result = try storage.packAndClose(before: TID(timeIntervalSince1970: date.timeIntervalSince1970), options: options)
         } catch {
             bar?.finish()
             throw CommandFailure("\(error)")

@@ -359,3 +359,22 @@ private func retryingInterrupts(_ call: () -> Int32) throws(Errno) {
         if error != .interrupted { throw error }
     }
 }
+
+/// Keeps the C library's threshold for serving an allocation with its own
+/// mapping at its starting 128 KiB, so that a large array freed goes back
+/// to the system at once. glibc raises the threshold to the size of each
+/// mapped block freed (up to 32 MiB), after which such arrays come from
+/// the heap and stay in the process when freed: a pack of millions of
+/// objects frees its positions page by page while it builds the new index
+/// (1.4 MB less at the peak of a pack of 2.2 million objects).
+func systemReturnLargeFreesToSystem() {
+    #if canImport(Glibc)
+    // M_MMAP_THRESHOLD, from <malloc.h>, which the Glibc module leaves out.
+    _ = glibcMallopt(-3, 128 << 10)
+    #endif
+}
+
+#if canImport(Glibc)
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

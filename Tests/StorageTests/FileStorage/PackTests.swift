@@ -179,6 +179,45 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: path + ".pack"))
     }
 
+    /// A pack that lets go of the storage's index (the command line's) and
+    /// closes: after a swap the index saved is the packed file's; after a
+    /// pack that fails or has nothing to do, the saved index is left as it
+    /// was, never replaced by the empty one the pack ran with.
+    @Test(arguments: [PackReading.everything, .skippingGarbage])
+    func packAndCloseLeavesAnIndexThatDescribesTheFile(reading: PackReading) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let path = scratch.path("Data.fs")
+        try Self.makeStore(path).close()
+        let options = PackOptions(reading: reading)
+
+        // Nothing to do: everything is reachable and the pack time is before the last revisions.
+        let index = FileManager.default.contents(atPath: path + ".index")
+        let early = try FileStorage(path: path, readOnly: false)
+        #expect(try early.packAndClose(before: TID(rawValue: 1), references: Self.finder, options: options).swapped == false)
+        #expect(throws: StorageError.closed(path: path)) { _ = try early.load(.root) }
+        #expect(FileManager.default.contents(atPath: path + ".index") == index)
+
+        // A reference finder that fails: the pack stops, the index stays.
+        let failing = try FileStorage(path: path, readOnly: false)
+        #expect(throws: StorageError.self) {
+            _ = try failing.packAndClose(
+                before: TID(timeIntervalSince1970: Date().timeIntervalSince1970 + 1),
+                references: { _ in throw StorageError.invalidTransaction(reason: "garbage") }, options: options)
+        }
+        #expect(FileManager.default.contents(atPath: path + ".index") == index)
+
+        let storage = try FileStorage(path: path, readOnly: false)
+        #expect(storage.objectCount == 151)
+        let result = try storage.packAndClose(
+            before: TID(timeIntervalSince1970: Date().timeIntervalSince1970 + 1), references: Self.finder, options: options)
+        #expect(result.swapped && result.objectsAfter == 101)
+        let reopened = try FileStorage(path: path, readOnly: true)
+        defer { reopened.close() }
+        #expect(reopened.usedIndexFile && reopened.objectCount == 101)
+        #expect(try reopened.load(OID(1)).data == Pickles.mapping("v2 \(OID(1))"))
+    }
+
     @Test func readOnlyAndSecondPacksAreRefused() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.cleanUp() }

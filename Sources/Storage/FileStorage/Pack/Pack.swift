@@ -42,18 +42,47 @@ extension FileStorage {
             s.isPacking = true
         }
         defer { state.withLock { $0.isPacking = false } }
-        return try runPack(stop: stop, references: references, options: options)
+        return try runPack(stop: stop, references: references, options: options, releasingIndex: false)
     }
 
-    private func runPack(stop: TID, references: ReferenceFinder, options: PackOptions) throws(StorageError) -> PackResult {
+    /// ``pack(before:references:options:)`` of a storage nothing else uses,
+    /// closed when the pack is over, whatever its outcome: what
+    /// `zodbfs pack STORE` does.
+    ///
+    /// The storage's index is let go of for the pack, which builds its own
+    /// (a pack that scans needs none; one that skips garbage drops it after
+    /// indexing): ZODB's pack holds the storage's index, the pack-time index
+    /// and the new one at once, and on a store of millions of small objects
+    /// the storage's is the largest of the three. Loads and commits cannot
+    /// run meanwhile, hence the close; after a pack that swapped, the close
+    /// finds the new index saved.
+    public func packAndClose(before stop: TID, references: ReferenceFinder, options: PackOptions = PackOptions()) throws(StorageError) -> PackResult {
+        defer { close() }
+        guard !isReadOnly else { throw .readOnly }
+        systemReturnLargeFreesToSystem()
+        try state.withLock { s throws(StorageError) in
+            guard !s.isClosed else { throw .closed(path: path) }
+            guard !s.isPacking else { throw .packInProgress(path: path) }
+            s.isPacking = true
+        }
+        defer { state.withLock { $0.isPacking = false } }
+        return try runPack(stop: stop, references: references, options: options, releasingIndex: true)
+    }
+
+    private func runPack(stop: TID, references: ReferenceFinder, options: PackOptions, releasingIndex: Bool) throws(StorageError) -> PackResult {
         // The storage's index is taken only by a pack that builds its own
         // from it, and let go once it has: held, it would be copied whole by
         // the first commit during the pack.
         var storageIndex: ObjectIndex?
-        let (file, snapshotEnd, lastTID, objectsBefore, largestOID) = try state.withLock { s throws(StorageError) in
+        let (file, snapshotEnd, lastTID, objectsBefore) = try state.withLock { s throws(StorageError) in
             guard !s.isClosed else { throw .closed(path: path) }
             if options.skipsGarbage(objects: s.index.count, bytes: s.end) { storageIndex = s.index }
-            return (s.file, s.end, s.lastTID, s.index.count, s.index.maxOID)
+            let taken = (s.file, s.end, s.lastTID, s.index.count)
+            if releasingIndex {
+                s.index = ObjectIndex()
+                s.indexReleased = true
+            }
+            return taken
         }
         let skipsGarbage = storageIndex != nil
         var result = PackResult(
@@ -66,7 +95,7 @@ extension FileStorage {
         defer { pacer.releaseAll(input) }
         systemLowerIOPriority()
 
-        var marker = PackMarker(stop: stop, garbageCollect: options.garbageCollect, objects: objectsBefore, largestOID: largestOID)
+        var marker = PackMarker(stop: stop, garbageCollect: options.garbageCollect)
         pacer.begin(.indexing, from: 4, to: snapshotEnd)
         let redundancy = if let index = storageIndex {
             try marker.index(input, storageIndex: index, pacer: &pacer)
@@ -151,6 +180,7 @@ extension FileStorage {
                 s.retired = s.file
                 s.file = packedFile
                 s.index = copier.index
+                s.indexReleased = false
                 s.end = newEnd
                 s.lastTransactionPosition = copier.lastTransactionPosition
                 return older

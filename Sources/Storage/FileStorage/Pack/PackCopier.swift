@@ -22,7 +22,6 @@ struct PackCopier {
     /// New position of each record a backpointer may name.
     private var moved: [UInt64: UInt64] = [:]
     private let targets: Set<UInt64>
-    private var records: [PackInput.Record] = []
 
     init(backpointerTargets: Set<UInt64>) {
         targets = backpointerTargets
@@ -51,44 +50,48 @@ struct PackCopier {
                     continue
                 }
             }
-            let transaction = try input.transaction(at: position, records: &records)
+            // The header goes out with the first kept record (a transaction
+            // that keeps none is left out), its length once the last is
+            // copied. The data of each kept record is its own, or what its
+            // backpointer chain ends at.
+            let transaction = try input.checkedTransaction(at: position)
             let header = transaction.header
-            let kept = records.filter { marker.keeps($0.oid, at: $0.position) }
             let writtenBefore = writer.position
-            if !kept.isEmpty {
-                // The data of each kept record: its own, or what its backpointer chain ends at.
-                let sources = try kept.map { (record: PackInput.Record) throws(StorageError) -> PackInput.Record? in
-                    record.pickleLength > 0 ? record : try input.dataRecord(of: record)
+            var newPosition: UInt64?
+            try input.forEachRecord(of: transaction) { (record) throws(StorageError) in
+                guard marker.keeps(record.oid, at: record.position) else { return }
+                if newPosition == nil {
+                    newPosition = writer.position
+                    var packed = header
+                    packed.status = TransactionStatus.packed
+                    try writer.copy(from: input, at: position, length: header.headerLength, edits: [(0, packed.serialized())])
                 }
-                let length = header.headerLength + sources.reduce(0) { total, data in
-                    total + UInt64(DataHeader.size) + (data.map { $0.pickleLength } ?? 8)
-                }
-                let newPosition = writer.position
-                var packed = header
-                packed.length = length
-                packed.status = TransactionStatus.packed
-                try writer.copy(from: input, at: position, length: header.headerLength, edits: [(0, packed.serialized())])
-                for (record, data) in zip(kept, sources) {
-                    let at = writer.position
-                    if record.pickleLength > 0 {
-                        try writer.copy(from: input, at: record.position, length: record.length,
-                                        edits: [(16, Self.pointers(previous: 0, transaction: newPosition))])
+                let newPosition = newPosition!
+                let at = writer.position
+                if record.pickleLength > 0 {
+                    try writer.copy(from: input, at: record.position, length: record.length,
+                                    edits: [(16, Self.pointers(previous: 0, transaction: newPosition))])
+                } else {
+                    let data = try input.dataRecord(of: record)
+                    let header = DataHeader(
+                        oid: record.oid, tid: record.tid, previous: 0, transactionPosition: newPosition,
+                        pickleLength: data?.pickleLength ?? 0)
+                    if let data {
+                        try writer.write(header.serialized())
+                        try writer.copy(from: input, at: data.position + UInt64(DataHeader.size), length: data.pickleLength, edits: [])
                     } else {
-                        let header = DataHeader(
-                            oid: record.oid, tid: record.tid, previous: 0, transactionPosition: newPosition,
-                            pickleLength: data?.pickleLength ?? 0)
-                        if let data {
-                            try writer.write(header.serialized())
-                            try writer.copy(from: input, at: data.position + UInt64(DataHeader.size), length: data.pickleLength, edits: [])
-                        } else {
-                            try writer.write(header.serialized() + [UInt8](repeating: 0, count: 8))
-                        }
+                        try writer.write(header.serialized() + [UInt8](repeating: 0, count: 8))
                     }
-                    marker.recordMoved(record.oid, from: record.position, to: at)
-                    if !targets.isEmpty && targets.contains(record.position) { moved[record.position] = at }
-                    recordsWritten += 1
                 }
-                try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, Self.bigEndian(length))])
+                marker.recordMoved(record.oid, from: record.position, to: at)
+                if !targets.isEmpty && targets.contains(record.position) { moved[record.position] = at }
+                recordsWritten += 1
+            }
+            try input.checkTrailer(of: transaction)
+            if let newPosition {
+                let length = Self.bigEndian(writer.position - newPosition)
+                try writer.patch(at: newPosition + 8, length)
+                try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, length)])
                 lastTransactionPosition = newPosition
             }
             position = transaction.next
@@ -108,38 +111,16 @@ struct PackCopier {
         var position = start
         var transactions = 0
         while position < end {
-            let transaction = try input.transaction(at: position, records: &records)
+            // The length goes into the header once the records are copied.
+            let transaction = try input.checkedTransaction(at: position)
             let header = transaction.header
-            // Each record's new form: as it was, a moved backpointer, or inline data.
-            var forms: [Form] = []
-            var length = header.headerLength
-            for record in records {
-                let form: Form
-                if record.pickleLength > 0 {
-                    form = .asIs
-                } else if record.back == 0 {
-                    form = .backpointer(0)
-                } else if !moved.isEmpty, let target = moved[record.back] {
-                    form = .backpointer(target)
-                } else if let data = try input.dataRecord(of: record) {
-                    form = .inline(data)
-                } else {
-                    form = .backpointer(0)
-                }
-                forms.append(form)
-                switch form {
-                case .asIs: length += record.length
-                case .backpointer: length += UInt64(DataHeader.size + 8)
-                case .inline(let data): length += UInt64(DataHeader.size) + data.pickleLength
-                }
-            }
             let newPosition = writer.position
             let writtenBefore = writer.position
-            try writer.copy(from: input, at: position, length: header.headerLength, edits: [(8, Self.bigEndian(length))])
-            for (record, form) in zip(records, forms) {
+            try writer.copy(from: input, at: position, length: header.headerLength, edits: [(8, Self.bigEndian(header.length))])
+            try input.forEachRecord(of: transaction) { (record) throws(StorageError) in
                 let at = writer.position
                 let previous = index[record.oid] ?? 0
-                switch form {
+                switch try form(of: record, input) {
                 case .asIs:
                     try writer.copy(from: input, at: record.position, length: record.length,
                                     edits: [(16, Self.pointers(previous: previous, transaction: newPosition))])
@@ -157,7 +138,10 @@ struct PackCopier {
                 if rememberAll || (!targets.isEmpty && targets.contains(record.position)) { moved[record.position] = at }
                 recordsWritten += 1
             }
-            try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, Self.bigEndian(length))])
+            try input.checkTrailer(of: transaction)
+            let length = Self.bigEndian(writer.position - newPosition)
+            try writer.patch(at: newPosition + 8, length)
+            try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, length)])
             lastTransactionPosition = newPosition
             transactions += 1
             position = transaction.next
@@ -165,6 +149,16 @@ struct PackCopier {
             pacer.charge(writer.position - writtenBefore)
         }
         return transactions
+    }
+
+    /// A record's new form after the pack time: as it was, a moved
+    /// backpointer, or inline data.
+    private func form(of record: PackInput.Record, _ input: PackInput) throws(StorageError) -> Form {
+        if record.pickleLength > 0 { return .asIs }
+        if record.back == 0 { return .backpointer(0) }
+        if !moved.isEmpty, let target = moved[record.back] { return .backpointer(target) }
+        if let data = try input.dataRecord(of: record) { return .inline(data) }
+        return .backpointer(0)
     }
 
     private enum Form {

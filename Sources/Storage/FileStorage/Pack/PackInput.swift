@@ -12,7 +12,7 @@ import SystemPackage
 /// `@unchecked Sendable`: the marking walk calls
 /// ``readForWalk(at:oid:sample:)`` from several threads, and it only reads
 /// (`pread`, immutable fields); the tid-order cursor that
-/// ``transaction(at:records:)`` moves is used by one sequential phase at a time.
+/// ``transaction(at:_:)`` moves is used by one sequential phase at a time.
 final class PackInput: @unchecked Sendable {
     /// One data record (FS21/FS30 data record header, 42 bytes, then the
     /// pickle or an 8-byte backpointer).
@@ -73,13 +73,28 @@ final class PackInput: @unchecked Sendable {
         readAround = readsAround ? PackReadAround(map: map) : nil
     }
 
-    /// The transaction at `position` (which must be < ``end``) and its data
-    /// records, checked: a tid that does not increase (ZODB's pack fails on
-    /// it too), a length past the end, a checkpoint or unknown status, data
-    /// records outside their transaction or pointing at another, versions, a
-    /// trailer that disagrees.
-    func transaction(at position: UInt64, records: inout [Record]) throws(StorageError) -> Transaction {
-        records.removeAll(keepingCapacity: true)
+    /// The transaction at `position` (which must be < ``end``), handing each
+    /// of its data records to `body` in file order, checked: a tid that does
+    /// not increase (ZODB's pack fails on it too), a length past the end, a
+    /// checkpoint or unknown status, data records outside their transaction
+    /// or pointing at another, versions, a trailer that disagrees.
+    ///
+    /// One record at a time, as ZODB's packer iterates them: a transaction
+    /// can hold a hundred thousand records (a catalog rebuilt in one
+    /// commit), and a list of them was the largest thing a pack of an
+    /// object-heavy store held besides its index.
+    @discardableResult
+    func transaction(at position: UInt64, _ body: (Record) throws(StorageError) -> Void = { _ in }) throws(StorageError) -> Transaction {
+        let transaction = try checkedTransaction(at: position)
+        try forEachRecord(of: transaction, body)
+        try checkTrailer(of: transaction)
+        return transaction
+    }
+
+    /// ``transaction(at:_:)`` in steps, for a phase that writes as it reads:
+    /// the header, checked; then ``forEachRecord(of:_:)``; then
+    /// ``checkTrailer(of:)``.
+    func checkedTransaction(at position: UInt64) throws(StorageError) -> Transaction {
         guard end - position >= UInt64(TransactionHeader.size + 8) else {
             throw corrupted(position, "a transaction header runs past the end of the storage (\(end))")
         }
@@ -88,8 +103,22 @@ final class PackInput: @unchecked Sendable {
             tid: TID(rawValue: map.uint64BE(at: p)), length: map.uint64BE(at: p + 8), status: map.byte(at: p + 16),
             userLength: map.uint16BE(at: p + 17), descriptionLength: map.uint16BE(at: p + 19),
             extensionLength: map.uint16BE(at: p + 21))
-        let isNew = position >= checkedUpTo
-        try check(header, at: position, isNew: isNew)
+        try check(header, at: position, isNew: position >= checkedUpTo)
+        return Transaction(header: header, position: position)
+    }
+
+    /// The redundant length after the records of `transaction`.
+    func checkTrailer(of transaction: Transaction) throws(StorageError) {
+        let position = transaction.position
+        try checkTrailer(
+            map.uint64BE(at: Int(position + transaction.header.length)), of: transaction.header, at: position,
+            isNew: position >= checkedUpTo)
+    }
+
+    /// The data records of `transaction`, checked, in file order.
+    func forEachRecord(of transaction: Transaction, _ body: (Record) throws(StorageError) -> Void) throws(StorageError) {
+        let position = transaction.position
+        let header = transaction.header
         let transactionEnd = position + header.length
         var at = position + header.headerLength
         var unmappedUpTo = position
@@ -121,11 +150,9 @@ final class PackInput: @unchecked Sendable {
                     throw corrupted(at, "backpointer \(record.back) does not point before its record")
                 }
             }
-            records.append(record)
+            try body(record)
             at += record.length
         }
-        try checkTrailer(map.uint64BE(at: Int(transactionEnd)), of: header, at: position, isNew: isNew)
-        return Transaction(header: header, position: position)
     }
 
     /// The transaction at `position` without its data records, read with

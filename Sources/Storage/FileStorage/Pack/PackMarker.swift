@@ -32,7 +32,7 @@ private struct DisjointSlots<Element>: @unchecked Sendable {
 /// ``danglingReferences`` instead of failing the pack (there is nothing to
 /// keep for it either way).
 ///
-/// Memory: 8 bytes per oid (``PackPositions``), a bit per oid, and a work
+/// Memory: 6 bytes per oid (``PackPositions``), a bit per oid, and a work
 /// stack that holds each oid at most once, whatever the size of the data.
 struct PackMarker {
     private(set) var current: PackPositions
@@ -51,13 +51,10 @@ struct PackMarker {
     let stop: TID
     let garbageCollect: Bool
 
-    /// - Parameters:
-    ///   - objects: how many objects the storage holds, and `largestOID` its
-    ///     largest oid, to size ``current`` once.
-    init(stop: TID, garbageCollect: Bool, objects: Int = 0, largestOID: OID? = nil) {
+    init(stop: TID, garbageCollect: Bool) {
         self.stop = stop
         self.garbageCollect = garbageCollect
-        current = PackPositions(expected: objects, largestOID: largestOID)
+        current = PackPositions()
     }
 
     /// Why a pack has nothing to do, found while indexing.
@@ -70,23 +67,25 @@ struct PackMarker {
     /// `buildPackIndex`: a sequential scan up to the first transaction after
     /// the pack time.
     mutating func index(_ input: PackInput, pacer: inout PackPacer) throws(StorageError) -> Redundancy? {
-        var records: [PackInput.Record] = []
         var position: UInt64 = 4
         var unpacked = false
         while position < input.end {
-            let transaction = try input.transaction(at: position, records: &records)
+            let stop = stop
+            var count = 0
+            let transaction = try input.transaction(at: position) { record in
+                guard record.tid <= stop else { return }
+                current.updateValue(record.pickleLength > 0 || record.back != 0 ? record.position : 0, forKey: record.oid)
+                count += 1
+            }
             if transaction.header.tid > stop { break }
             if transaction.header.status != TransactionStatus.packed { unpacked = true }
-            for record in records {
-                current.updateValue(record.pickleLength > 0 || record.back != 0 ? record.position : 0, forKey: record.oid)
-            }
-            recordsBeforePackTime += records.count
+            recordsBeforePackTime += count
             position = transaction.next
             pacer.advance(to: position, objects: current.count, read: transaction.header.length + 8, input: input)
         }
         packPosition = position
         if !unpacked, position < input.end {
-            let next = try input.transaction(at: position, records: &records)
+            let next = try input.transaction(at: position)
             if next.header.status == TransactionStatus.packed { return .alreadyPacked }
         }
         return nil
@@ -134,10 +133,10 @@ struct PackMarker {
             current.updateValue(at, forKey: oid)
         }
         var seenAfter = OIDSet()
-        var records: [PackInput.Record] = []
+        let packPosition = packPosition
         while position < input.end {
-            let transaction = try input.transaction(at: position, records: &records)
-            for record in records where seenAfter.insert(record.oid) && record.previous != 0 {
+            let transaction = try input.transaction(at: position) { (record) throws(StorageError) in
+                guard seenAfter.insert(record.oid), record.previous != 0 else { return }
                 guard record.previous < packPosition else {
                     throw input.corrupted(record.position, "the previous record of \(record.oid.repr) is not before the pack time, yet this is its first record after it")
                 }
@@ -175,16 +174,15 @@ struct PackMarker {
             for (oid, position) in current where position != 0 { reached.insert(oid) }
         }
         var extraRoots: [UInt64] = []
-        var records: [PackInput.Record] = []
         var position = packPosition
         while position < input.end {
-            let transaction = try input.transaction(at: position, records: &records)
-            recordsAfterPackTime += records.count
-            for record in records where record.back != 0 {
+            let transaction = try input.transaction(at: position) { record in
+                recordsAfterPackTime += 1
+                guard record.back != 0 else { return }
                 backpointerTargets.insert(record.back)
-                guard garbageCollect, record.back < packPosition else { continue }
+                guard garbageCollect, record.back < packPosition else { return }
                 if isReachable(record.oid) {
-                    if extra[record.oid, default: []].contains(record.back) { continue }
+                    if extra[record.oid, default: []].contains(record.back) { return }
                     extra[record.oid, default: []].append(record.back)
                     extraRoots.append(record.back)
                 } else {
@@ -223,15 +221,19 @@ struct PackMarker {
 
     /// The packed file's index once every kept revision was moved: each
     /// kept oid at the new position of its revision current at the pack
-    /// time. Marking is over, so the marker's own sets are dropped.
+    /// time. Marking is over, so the marker's own sets are dropped; each
+    /// page of ``current`` is freed as its bucket is made, so the index and
+    /// the positions are never both whole.
     mutating func takePackedIndex() -> ObjectIndex {
         var index = ObjectIndex()
-        for (oid, position) in current where position != 0 && reached.contains(oid) {
+        let reached = reached
+        current.drainBuckets(keeping: { oid, position in position != 0 && reached.contains(oid) }) { prefix, suffixes, positions in
+            index.appendBucket(prefix: prefix, suffixes: suffixes, positions: positions)
+        } entry: { oid, position in
             index.updateValue(position, forKey: oid)
         }
         for (oid, position) in keptAt { index.updateValue(position, forKey: oid) }
-        current = PackPositions()
-        reached = OIDSet()
+        self.reached = OIDSet()
         keptAt = [:]
         extra = [:]
         return index

@@ -1,75 +1,140 @@
 /// The position of each oid's revision current at the pack time (0 when
 /// that revision deletes it), as the marking walk and the copy look it up:
-/// a flat array indexed by oid.
+/// pages of 65,536 oids indexed by the oid's 16-bit prefix — the split of
+/// ZODB's `fsIndex` and of ``ObjectIndex`` — each a flat array indexed by
+/// the 16-bit suffix.
 ///
-/// ZODB hands out oids densely from 0 (`new_oid` adds one), so an array
-/// sized to the largest oid costs 8 bytes per oid — less than an
-/// ``ObjectIndex`` once most oids are in use — and a lookup is one array
-/// access where the index searches a bucket. A pack of an object-heavy
+/// ZODB hands out oids densely from 0 (`new_oid` adds one), so a page costs
+/// 6 bytes per oid — a position in 48 bits, the width `fsIndex` stores
+/// (`str48`), split into a 16-bit and a 32-bit array — less than an
+/// ``ObjectIndex`` once most oids are in use, and a lookup is two array
+/// accesses where the index searches a bucket. A pack of an object-heavy
 /// store looks one up for each of millions of records, in every phase.
-/// Oids far past the others (beyond twice the count so far plus 2^16) wait
-/// in a side dictionary, moved into the array when it grows over them, so a
-/// stray huge oid costs an entry, not an array up to it.
+///
+/// Pages because the packed file's index is built from this one at the end
+/// of the copy (``PackMarker/takePackedIndex()``): each page is turned into
+/// its bucket and freed, so the two never take their full size together.
+/// Oids of prefixes past ``pageLimit`` (over 2^30 objects, or a stray huge
+/// oid) wait in a side dictionary. Positions lie inside the file, which
+/// `fsIndex` limits to 2^48 bytes.
 struct PackPositions: Sequence {
-    /// Position + 1 per oid; 0: not there.
-    private var dense: [UInt64] = []
-    /// Oids at or past `dense.count`.
+    /// Position + 1 per suffix, bits 32–47 and 0–31; 0: not there. Empty
+    /// arrays for a prefix without oids. (Not an optional: reading through
+    /// one copies the page's arrays out, a retain and a release per lookup.)
+    struct Page {
+        var high: [UInt16] = []
+        var low: [UInt32] = []
+
+        var isAllocated: Bool { !low.isEmpty }
+
+        static func allocated() -> Page {
+            Page(high: [UInt16](repeating: 0, count: 1 << 16), low: [UInt32](repeating: 0, count: 1 << 16))
+        }
+
+        @inline(__always)
+        subscript(suffix: Int) -> UInt64 {
+            get { UInt64(high[suffix]) << 32 | UInt64(low[suffix]) }
+            set {
+                high[suffix] = UInt16(truncatingIfNeeded: newValue >> 32)
+                low[suffix] = UInt32(truncatingIfNeeded: newValue)
+            }
+        }
+    }
+
+    private var pages: [Page] = []
+    /// Oids of a prefix at or past ``pageLimit``: oid → position.
     private var sparse: [UInt64: UInt64] = [:]
     private(set) var count = 0
 
-    /// - Parameters:
-    ///   - expected: about how many oids there will be, and `largestOID` the
-    ///     largest (the storage's index knows both), to size the array once
-    ///     when they are dense enough.
-    init(expected: Int = 0, largestOID: OID? = nil) {
-        if let largest = largestOID?.rawValue, largest <= UInt64(2 * expected) + Self.growthSlack {
-            dense = [UInt64](repeating: 0, count: Int(largest) + 1)
-        }
-    }
+    static let pageLimit: UInt64 = 1 << 14
+    private static let widest: UInt64 = 1 << 48
+
+    init() {}
 
     subscript(oid: OID) -> UInt64? {
-        let o = oid.rawValue
-        if o < UInt64(dense.count) {
-            let stored = dense[Int(o)]
+        let (prefix, suffix) = Self.split(oid)
+        if prefix < UInt64(pages.count) {
+            let p = Int(prefix)
+            guard pages[p].isAllocated else { return nil }
+            let stored = pages[p][suffix]
             return stored == 0 ? nil : stored - 1
         }
-        return sparse.isEmpty ? nil : sparse[o]
+        return sparse.isEmpty ? nil : sparse[oid.rawValue]
     }
 
     mutating func updateValue(_ position: UInt64, forKey oid: OID) {
-        let o = oid.rawValue
-        if o >= UInt64(dense.count), o <= UInt64(2 * count) + Self.growthSlack {
-            grow(toInclude: o)
+        let (prefix, suffix) = Self.split(oid)
+        precondition(position + 1 < Self.widest, "a position past the 48 bits of fsIndex")
+        guard prefix < Self.pageLimit else {
+            if sparse.updateValue(position, forKey: oid.rawValue) == nil { count += 1 }
+            return
         }
-        if o < UInt64(dense.count) {
-            if dense[Int(o)] == 0 { count += 1 }
-            dense[Int(o)] = position + 1
-        } else if sparse.updateValue(position, forKey: o) == nil {
-            count += 1
-        }
+        let p = Int(prefix)
+        if p >= pages.count { pages += repeatElement(Page(), count: p + 1 - pages.count) }
+        if !pages[p].isAllocated { pages[p] = .allocated() }
+        if pages[p][suffix] == 0 { count += 1 }
+        pages[p][suffix] = position + 1
     }
 
-    private static let growthSlack: UInt64 = 1 << 16
+    @inline(__always)
+    private static func split(_ oid: OID) -> (prefix: UInt64, suffix: Int) {
+        (oid.rawValue >> 16, Int(truncatingIfNeeded: oid.rawValue & 0xFFFF))
+    }
 
-    private mutating func grow(toInclude oid: UInt64) {
-        let size = Int(Swift.max(oid + 1, Swift.min(UInt64(dense.count) * 2, UInt64(2 * count) + Self.growthSlack + 1)))
-        dense += repeatElement(0, count: size - dense.count)
-        guard !sparse.isEmpty else { return }
-        for (o, position) in sparse where o < UInt64(size) {
-            dense[Int(o)] = position + 1
-            sparse[o] = nil
+    /// Hands the entries `keep` accepts to `body` one page at a time, in oid
+    /// order, as the sorted suffixes and positions of an ``ObjectIndex``
+    /// bucket (arrays of exactly their size), freeing each page once it is
+    /// handed over; then the side entries, one by one. Leaves this empty.
+    mutating func drainBuckets(
+        keeping keep: (OID, UInt64) -> Bool,
+        bucket body: (_ prefix: UInt64, _ suffixes: [UInt16], _ positions: [UInt64]) -> Void,
+        entry: (OID, UInt64) -> Void
+    ) {
+        for p in pages.indices where pages[p].isAllocated {
+            let page = pages[p]
+            pages[p] = Page()
+            let prefix = UInt64(p) << 16
+            var kept = 0
+            for suffix in 0..<(1 << 16) where page[suffix] != 0 && keep(OID(rawValue: prefix | UInt64(suffix)), page[suffix] - 1) {
+                kept += 1
+            }
+            guard kept > 0 else { continue }
+            var suffixes: [UInt16] = []
+            var positions: [UInt64] = []
+            suffixes.reserveCapacity(kept)
+            positions.reserveCapacity(kept)
+            for suffix in 0..<(1 << 16) where page[suffix] != 0 && keep(OID(rawValue: prefix | UInt64(suffix)), page[suffix] - 1) {
+                suffixes.append(UInt16(suffix))
+                positions.append(page[suffix] - 1)
+            }
+            body(UInt64(p), suffixes, positions)
         }
+        pages = []
+        for (o, position) in sparse.sorted(by: { $0.key < $1.key }) where keep(OID(rawValue: o), position) {
+            entry(OID(rawValue: o), position)
+        }
+        sparse = [:]
+        count = 0
     }
 
     /// The entries in oid order.
     func makeIterator() -> AnyIterator<(oid: OID, position: UInt64)> {
-        var i = 0
+        var p = 0
+        var suffix = 0
         var rest = sparse.sorted { $0.key < $1.key }[...]
-        let dense = dense
+        let pages = pages
         return AnyIterator {
-            while i < dense.count {
-                defer { i += 1 }
-                if dense[i] != 0 { return (OID(rawValue: UInt64(i)), dense[i] - 1) }
+            while p < pages.count {
+                if pages[p].isAllocated {
+                    let page = pages[p]
+                    while suffix < 1 << 16 {
+                        defer { suffix += 1 }
+                        let stored = page[suffix]
+                        if stored != 0 { return (OID(rawValue: UInt64(p) << 16 | UInt64(suffix)), stored - 1) }
+                    }
+                }
+                p += 1
+                suffix = 0
             }
             guard let (o, position) = rest.popFirst() else { return nil }
             return (OID(rawValue: o), position)
