@@ -6,8 +6,9 @@ import Logging
 import Storage
 
 /// Finishes a mount once the kernel has completed INIT, on a thread of its
-/// own while the session loop serves requests: raises the readahead window
-/// and starts the filesystem's background work.
+/// own while the session loop serves requests: raises the readahead window,
+/// starts the filesystem's background work and maps in the daemon's code
+/// (``ResidentCode``).
 ///
 /// Why a thread and why after INIT: the kernel answers the INIT reply by
 /// lowering the BDI's `ra_pages` to the `max_readahead` it offered (128 KiB
@@ -58,6 +59,8 @@ final class MountReadiness: Sendable {
             filesystem.start()
             state.started = true
         }
+        let mapped = ResidentCode.populate()
+        logger.debug("mapped in \(mapped >> 20) MiB of the daemon's code")
     }
 
     /// Stops further readiness work; true if the filesystem was started and
