@@ -99,14 +99,28 @@ import Testing
                 let i = name.split(separator: "-").last!.dropLast(4)
                 acknowledged["docs/" + name] = sha256Hex(Array("round \(round) file \(i)\n".utf8))
             }
+            // One outcome fstest reports that is not damage: a SIGKILL that
+            // lands while a commit's pwrite copies its pages ends the write
+            // short (the kernel checks for a fatal signal between pages), so
+            // the file ends in part of a transaction nobody was told was
+            // committed — as after Zope itself is killed inside tpc_vote.
+            // fstest, which never repairs, calls that a truncation at the
+            // torn transaction; the open cuts it off (ZODB's read_index does
+            // the same), after which fstest must pass.
             let fstest = try runCommand(try TestEnvironment.python(), ["-m", "ZODB.scripts.fstest", store])
-            #expect(fstest.status == 0, "round \(round): fstest \(fstest.stdout) \(fstest.stderr)")
+            // ("truncated at N" when the cut fell inside its header.)
+            let tornTail = fstest.status != 0 && (fstest.stdout + fstest.stderr).contains(" truncated ")
+            #expect(fstest.status == 0 || tornTail, "round \(round): fstest \(fstest.stdout) \(fstest.stderr)")
             let again = try MountedStore(store: store, in: scratch)
             for (path, digest) in acknowledged where path.hasPrefix("docs/p\(round)-") {
                 let data = FileManager.default.contents(atPath: again.path(path)).map { sha256Hex(Array($0)) }
                 #expect(data == digest, "round \(round): acknowledged \(path)")
             }
             try again.unmount()
+            if tornTail {
+                let repaired = try runCommand(try TestEnvironment.python(), ["-m", "ZODB.scripts.fstest", store])
+                #expect(repaired.status == 0, "round \(round): fstest after the open \(repaired.stdout) \(repaired.stderr)")
+            }
         }
         let statuses = (0..<rounds).map { (try? String(contentsOfFile: scratch.path("status-\($0).txt"), encoding: .utf8)) ?? "" }
         #expect(swaps > 0, "some kills were meant to come after the swap: \(statuses)")
