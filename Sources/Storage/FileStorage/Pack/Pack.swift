@@ -35,14 +35,7 @@ extension FileStorage {
     ///   whose references cannot be read), ``StorageError/io(path:operation:errno:)``
     ///   (`ENOSPC` …). Any error leaves `Data.fs` as it was.
     public func pack(before stop: TID, references: ReferenceFinder, options: PackOptions = PackOptions()) throws(StorageError) -> PackResult {
-        guard !isReadOnly else { throw .readOnly }
-        try state.withLock { s throws(StorageError) in
-            guard !s.isClosed else { throw .closed(path: path) }
-            guard !s.isPacking else { throw .packInProgress(path: path) }
-            s.isPacking = true
-        }
-        defer { state.withLock { $0.isPacking = false } }
-        return try runPack(stop: stop, references: references, options: options, releasingIndex: false)
+        try runExclusively(stop: stop, references: references, options: options, releasingIndex: false)
     }
 
     /// ``pack(before:references:options:)`` of a storage nothing else uses,
@@ -58,15 +51,20 @@ extension FileStorage {
     /// finds the new index saved.
     public func packAndClose(before stop: TID, references: ReferenceFinder, options: PackOptions = PackOptions()) throws(StorageError) -> PackResult {
         defer { close() }
-        guard !isReadOnly else { throw .readOnly }
         systemReturnLargeFreesToSystem()
+        return try runExclusively(stop: stop, references: references, options: options, releasingIndex: true)
+    }
+
+    /// Runs the pack unless the storage is read-only, closed or packing already.
+    private func runExclusively(stop: TID, references: ReferenceFinder, options: PackOptions, releasingIndex: Bool) throws(StorageError) -> PackResult {
+        guard !isReadOnly else { throw .readOnly }
         try state.withLock { s throws(StorageError) in
             guard !s.isClosed else { throw .closed(path: path) }
             guard !s.isPacking else { throw .packInProgress(path: path) }
             s.isPacking = true
         }
         defer { state.withLock { $0.isPacking = false } }
-        return try runPack(stop: stop, references: references, options: options, releasingIndex: true)
+        return try runPack(stop: stop, references: references, options: options, releasingIndex: releasingIndex)
     }
 
     private func runPack(stop: TID, references: ReferenceFinder, options: PackOptions, releasingIndex: Bool) throws(StorageError) -> PackResult {

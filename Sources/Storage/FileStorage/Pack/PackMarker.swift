@@ -69,8 +69,8 @@ struct PackMarker {
     mutating func index(_ input: PackInput, pacer: inout PackPacer) throws(StorageError) -> Redundancy? {
         var position: UInt64 = 4
         var unpacked = false
+        let stop = stop
         while position < input.end {
-            let stop = stop
             var count = 0
             let transaction = try input.transaction(at: position) { record in
                 guard record.tid <= stop else { return }

@@ -124,11 +124,12 @@ final class PackWriter {
     /// copy then reads each transaction once, one record at a time, with
     /// nothing held per record.
     ///
-    /// The bytes may still be in the pending run (which is flushed: the
-    /// next copy starts a run of its own), in the chunk being filled, or
+    /// The bytes may still be in the pending run (under the edit the header
+    /// was copied with, rewritten in place; otherwise the run is flushed and
+    /// the next copy starts one of its own), in the chunk being filled, or
     /// written — through the page cache (written over now) or directly
     /// (written over at the end: a transaction that started in an earlier
-    /// chunk, at most one per chunk plus the few longer than a chunk).
+    /// chunk, at most one per chunk).
     func patch(at offset: UInt64, _ bytes: [UInt8]) throws(StorageError) {
         precondition(offset + UInt64(bytes.count) <= position)
         if runLength > 0, offset + UInt64(bytes.count) > runTarget {
