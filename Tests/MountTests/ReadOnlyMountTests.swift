@@ -180,6 +180,41 @@ import Testing
             .isSuperset(of: fixture.manifest.entries.filter { !$0.path.contains("/") }.map(\.path)))
     }
 
+    /// Once a mount is up, the daemon's code is mapped in whole, and it
+    /// stays mapped through a drop of the page cache: the first requests
+    /// after mounting do not wait for the disk to page it in.
+    @Test func theDaemonsCodeIsResidentOnceMounted() throws {
+        let fixture = try TestEnvironment.zopeFixture()
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanUp() }
+        let mount = try MountedStore(store: fixture.dataFS, in: scratch, arguments: ["--read-only"])
+        defer { try? mount.unmount() }
+        let pid = try WriteMountTests.servingPid(mount)
+        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+        /// Size and resident KiB of the binary's executable mappings.
+        func code() throws -> (size: Int, resident: Int) {
+            let smaps = try String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8)
+            var size = 0, resident = 0, inCode = false
+            for line in smaps.split(separator: "\n") {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if let range = fields.first, range.contains("-"), fields.count >= 5 {
+                    inCode = fields[1].contains("x") && fields.count == 6 && fields[5] == binary
+                } else if inCode, fields.count >= 2, fields[0] == "Size:" || fields[0] == "Rss:" {
+                    if fields[0] == "Size:" { size += Int(fields[1]) ?? 0 } else { resident += Int(fields[1]) ?? 0 }
+                }
+            }
+            return (size, resident)
+        }
+        var mapped = try code()
+        for _ in 0..<200 where mapped.resident < mapped.size { usleep(10_000); mapped = try code() }
+        #expect(mapped.size > 0 && mapped.resident == mapped.size, "\(mapped)")
+        if getuid() == 0 {
+            try shell("sync; echo 3 > /proc/sys/vm/drop_caches")
+            let after = try code()
+            #expect(after.resident == after.size, "after dropping the page cache: \(after)")
+        }
+    }
+
     @Test func unmountOnSigterm() throws {
         let fixture = try TestEnvironment.zopeFixture()
         let scratch = try ScratchDirectory()
