@@ -136,18 +136,19 @@ final class PackWriter {
             if offset >= runTarget, patchEdit(at: offset - runTarget, bytes) { return }
             try flushRun()
         }
-        let inChunk = offset >= chunk.offset ? 0 : Int(min(chunk.offset - offset, UInt64(bytes.count)))
-        if inChunk < bytes.count {
-            chunk.overwrite(at: Int(offset + UInt64(inChunk) - chunk.offset), with: bytes[inChunk...])
+        // The bytes before the chunk being filled are written already.
+        let beforeChunk = offset >= chunk.offset ? 0 : Int(min(chunk.offset - offset, UInt64(bytes.count)))
+        if beforeChunk < bytes.count {
+            chunk.overwrite(at: Int(offset + UInt64(beforeChunk) - chunk.offset), with: bytes[beforeChunk...])
         }
-        guard inChunk > 0 else { return }
-        let written = Array(bytes[..<inChunk])
+        guard beforeChunk > 0 else { return }
+        let late = Array(bytes[..<beforeChunk])
         if direct != nil {
-            latePatches.append((offset, written))
+            latePatches.append((offset, late))
             return
         }
         do {
-            try descriptor.writeFully(toAbsoluteOffset: offset, written, 0..<written.count)
+            try descriptor.writeFully(toAbsoluteOffset: offset, late, 0..<late.count)
         } catch {
             throw error.storageError(path: path, operation: "write")
         }
