@@ -53,12 +53,14 @@ final class MountReadiness: Sendable {
             }
             return
         }
-        state.withLock { state in
-            guard !state.shuttingDown, status.st_dev != underlyingDevice else { return }
+        let started = state.withLock { state -> Bool in
+            guard !state.shuttingDown, status.st_dev != underlyingDevice else { return false }
             tuneReadAhead(device: BackingDevice(device: status.st_dev))
             filesystem.start()
             state.started = true
+            return true
         }
+        guard started else { return }
         let mapped = ResidentCode.populate()
         logger.debug("mapped in \(mapped >> 20) MiB of the daemon's code")
     }

@@ -89,10 +89,6 @@ public final class FileStorage: Sendable {
         /// The file generation and end `Data.fs.index` was last saved for:
         /// a close right after a pack (which saves it) need not write it again.
         var indexSavedFor: (generation: UInt64, end: UInt64)?
-        /// True while ``FileStorage/packAndClose(before:references:options:)``
-        /// runs without the index, and after it when it did not swap:
-        /// `index` is empty and must not be saved.
-        var indexReleased = false
     }
 
     /// Guards the index and the end of the storage. See the type's documentation.
@@ -314,7 +310,6 @@ public final class FileStorage: Sendable {
     ///   silently skips it), or the errors of ``IndexFile/save(position:index:path:)``.
     public func saveIndex() throws(StorageError) {
         guard !isReadOnly else { throw .readOnly }
-        if state.withLock({ $0.indexReleased }) { return }
         let (index, end, generation) = try generationSnapshot()
         try IndexFile.save(position: end, index: index, path: path + ".index")
         state.withLock { $0.indexSavedFor = (generation, end) }
@@ -324,10 +319,16 @@ public final class FileStorage: Sendable {
     /// was saved for this very state, as a pack does) and releases its lock
     /// first. Idempotent. Must not race with other calls.
     public func close() {
+        close(savingIndex: true)
+    }
+
+    /// ``close()``; `savingIndex` false for a storage whose index is not
+    /// its file's (``packAndClose(before:references:options:)`` emptied it).
+    func close(savingIndex: Bool) {
         let wasClosed = state.withLock { $0.isClosed }
         guard !wasClosed else { return }
-        let saved = state.withLock { s in s.indexReleased || (s.indexSavedFor.map { $0 == (s.file.generation, s.end) } ?? false) }
-        if !isReadOnly && !saved { try? saveIndex() }
+        let saved = state.withLock { s in s.indexSavedFor.map { $0 == (s.file.generation, s.end) } ?? false }
+        if savingIndex && !isReadOnly && !saved { try? saveIndex() }
         let files = state.withLock { s -> [StorageFile] in
             s.isClosed = true
             return [s.file] + (s.retired.map { [$0] } ?? [])

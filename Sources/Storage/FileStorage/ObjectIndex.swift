@@ -174,12 +174,7 @@ public struct ObjectIndex: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     @inline(__always)
     static func lowerBound<T: Comparable>(_ array: [T], _ value: T) -> (found: Bool, index: Int) {
-        var low = 0
-        var high = array.count
-        while low < high {
-            let mid = (low + high) >> 1
-            if array[mid] < value { low = mid + 1 } else { high = mid }
-        }
+        let low = array.partitionPoint { $0 >= value }
         return (low < array.count && array[low] == value, low)
     }
 

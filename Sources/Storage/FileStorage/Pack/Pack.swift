@@ -47,12 +47,17 @@ extension FileStorage {
     /// indexing): ZODB's pack holds the storage's index, the pack-time index
     /// and the new one at once, and on a store of millions of small objects
     /// the storage's is the largest of the three. Loads and commits cannot
-    /// run meanwhile, hence the close; after a pack that swapped, the close
-    /// finds the new index saved.
+    /// run meanwhile, hence the close. A pack that swapped leaves the
+    /// packed file's index in place, and the close saves it unless the pack
+    /// did; any other outcome leaves the storage's index emptied, and the
+    /// close leaves `Data.fs.index` as it was.
     public func packAndClose(before stop: TID, references: ReferenceFinder, options: PackOptions = PackOptions()) throws(StorageError) -> PackResult {
-        defer { close() }
+        var swapped = false
+        defer { close(savingIndex: swapped) }
         systemReturnLargeFreesToSystem()
-        return try runExclusively(stop: stop, references: references, options: options, releasingIndex: true)
+        let result = try runExclusively(stop: stop, references: references, options: options, releasingIndex: true)
+        swapped = result.swapped
+        return result
     }
 
     /// Runs the pack unless the storage is read-only, closed or packing already.
@@ -76,10 +81,7 @@ extension FileStorage {
             guard !s.isClosed else { throw .closed(path: path) }
             if options.skipsGarbage(objects: s.index.count, bytes: s.end) { storageIndex = s.index }
             let taken = (s.file, s.end, s.lastTID, s.index.count)
-            if releasingIndex {
-                s.index = ObjectIndex()
-                s.indexReleased = true
-            }
+            if releasingIndex { s.index = ObjectIndex() }
             return taken
         }
         let skipsGarbage = storageIndex != nil
@@ -178,7 +180,6 @@ extension FileStorage {
                 s.retired = s.file
                 s.file = packedFile
                 s.index = copier.index
-                s.indexReleased = false
                 s.end = newEnd
                 s.lastTransactionPosition = copier.lastTransactionPosition
                 return older

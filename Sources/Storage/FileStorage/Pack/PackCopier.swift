@@ -111,11 +111,12 @@ struct PackCopier {
         var position = start
         var transactions = 0
         while position < end {
-            // The length goes into the header once the records are copied.
+            // The length goes into the header once the records are copied:
+            // the header is copied with an edit of its length field for the
+            // patch to rewrite while it is still in the pending run.
             let transaction = try input.checkedTransaction(at: position)
             let header = transaction.header
             let newPosition = writer.position
-            let writtenBefore = writer.position
             try writer.copy(from: input, at: position, length: header.headerLength, edits: [(8, Self.bigEndian(header.length))])
             try input.forEachRecord(of: transaction) { (record) throws(StorageError) in
                 let at = writer.position
@@ -146,7 +147,7 @@ struct PackCopier {
             transactions += 1
             position = transaction.next
             pacer.advance(to: position, objects: recordsWritten, read: header.length + 8, input: input)
-            pacer.charge(writer.position - writtenBefore)
+            pacer.charge(writer.position - newPosition)
         }
         return transactions
     }

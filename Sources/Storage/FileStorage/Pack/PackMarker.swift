@@ -69,17 +69,15 @@ struct PackMarker {
     mutating func index(_ input: PackInput, pacer: inout PackPacer) throws(StorageError) -> Redundancy? {
         var position: UInt64 = 4
         var unpacked = false
-        let stop = stop
         while position < input.end {
-            var count = 0
-            let transaction = try input.transaction(at: position) { record in
-                guard record.tid <= stop else { return }
-                current.updateValue(record.pickleLength > 0 || record.back != 0 ? record.position : 0, forKey: record.oid)
-                count += 1
-            }
+            let transaction = try input.checkedTransaction(at: position)
             if transaction.header.tid > stop { break }
             if transaction.header.status != TransactionStatus.packed { unpacked = true }
-            recordsBeforePackTime += count
+            try input.forEachRecord(of: transaction) { record in
+                current.updateValue(record.pickleLength > 0 || record.back != 0 ? record.position : 0, forKey: record.oid)
+                recordsBeforePackTime += 1
+            }
+            try input.checkTrailer(of: transaction)
             position = transaction.next
             pacer.advance(to: position, objects: current.count, read: transaction.header.length + 8, input: input)
         }

@@ -147,13 +147,9 @@ final class PackReadAround: @unchecked Sendable {
     /// The transaction around `offset`: the whole file when the starts are
     /// not known or `offset` is past them.
     private static func bounds(of offset: UInt64, in starts: [UInt64]) -> Range<UInt64> {
-        var low = 0, high = starts.count
-        while low < high {
-            let middle = (low + high) / 2
-            if starts[middle] <= offset { low = middle + 1 } else { high = middle }
-        }
-        guard low > 0, low < starts.count else { return 0..<UInt64.max }
-        return starts[low - 1]..<starts[low]
+        let next = starts.partitionPoint { $0 > offset }
+        guard next > 0, next < starts.count else { return 0..<UInt64.max }
+        return starts[next - 1]..<starts[next]
     }
 
     /// Stops reading ahead and waits for the background readers; blocks

@@ -159,17 +159,12 @@ final class PackWriter {
     /// transaction was copied with); false when none does.
     private func patchEdit(at offset: UInt64, _ bytes: [UInt8]) -> Bool {
         // Edits are in offset order: the last one starting at or before `offset`.
-        var low = 0
-        var high = runEdits.count
-        while low < high {
-            let mid = (low + high) / 2
-            if runEdits[mid].0 <= offset { low = mid + 1 } else { high = mid }
-        }
-        guard low > 0 else { return false }
-        let (at, existing) = runEdits[low - 1]
+        let last = runEdits.partitionPoint { $0.0 > offset } - 1
+        guard last >= 0 else { return false }
+        let (at, existing) = runEdits[last]
         guard offset + UInt64(bytes.count) <= at + UInt64(existing.count) else { return false }
         let from = Int(offset - at)
-        runEdits[low - 1].1.replaceSubrange(from..<(from + bytes.count), with: bytes)
+        runEdits[last].1.replaceSubrange(from..<(from + bytes.count), with: bytes)
         return true
     }
 
