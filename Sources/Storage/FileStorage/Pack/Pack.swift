@@ -50,7 +50,10 @@ extension FileStorage {
     /// run meanwhile, hence the close. A pack that swapped leaves the
     /// packed file's index in place, and the close saves it unless the pack
     /// did; any other outcome leaves the storage's index emptied, and the
-    /// close leaves `Data.fs.index` as it was.
+    /// close leaves `Data.fs.index` as it was. It also keeps the C library
+    /// returning large freed blocks to the system for the rest of the
+    /// process (``systemReturnLargeFreesToSystem()``), as befits a process
+    /// that packs and ends.
     public func packAndClose(before stop: TID, references: ReferenceFinder, options: PackOptions = PackOptions()) throws(StorageError) -> PackResult {
         var swapped = false
         defer { close(savingIndex: swapped) }
