@@ -33,6 +33,29 @@ public struct ObjectLoader: Sendable {
         return try ObjectRecord(oid: oid, tid: loaded.start, data: loaded.data)
     }
 
+    /// The revision of `oid` that was current when transaction `snapshot`
+    /// committed: what a ZODB `Connection` whose transaction began then
+    /// reads (it loads with `loadBefore(oid, before)` once anything newer
+    /// exists). A change that reads several objects — the root, nodes and a
+    /// bucket of one BTree — must read them all as of one transaction:
+    /// reading the root before another client split a bucket and the
+    /// bucket after would put a key where the root does not route to it,
+    /// and the serial checks of the records written would not notice.
+    ///
+    /// The current revision serves when it is not newer than `snapshot`:
+    /// nothing changed it between its commit and the load, which came after
+    /// `snapshot`. An object created after `snapshot` is not part of that
+    /// state; asking for one means the change must be built again, so it is
+    /// reported as a conflict.
+    public func load(_ oid: OID, asOf snapshot: TID) throws(RecordError) -> ObjectRecord {
+        let current = try load(oid)
+        if current.tid <= snapshot { return current }
+        guard let earlier = try load(oid, before: TID(rawValue: snapshot.rawValue + 1)) else {
+            throw .storage(.conflict(oid: oid, expected: nil, actual: current.tid))
+        }
+        return earlier
+    }
+
     /// The oids a record refers to, as ZODB's `referencesf` lists them
     /// (weak and cross-database references excluded). Scans without
     /// building the value tree: this is what pack runs over every record.

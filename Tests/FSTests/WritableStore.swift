@@ -21,12 +21,23 @@ final class WritableStore {
     }
 
     static func open(_ path: String) throws -> ZODBFilesystem {
+        try open(try FileStorage(path: path, readOnly: false))
+    }
+
+    static func open(_ storage: any ObjectStorage, spool: String? = nil) throws -> ZODBFilesystem {
         var options = ZODBFilesystem.Options()
+        options.spoolPath = spool
         options.follow = false
         options.readOnly = false
         // One line per commit is for operators; tests make thousands.
         options.logger.logLevel = .warning
-        return try ZODBFilesystem(storage: try FileStorage(path: path, readOnly: false), options: options)
+        return try ZODBFilesystem(storage: storage, options: options)
+    }
+
+    /// Reopens the store through a storage that wraps its FileStorage.
+    func reopen(through wrap: (FileStorage) -> any ObjectStorage) throws {
+        filesystem.storage.close()
+        filesystem = try Self.open(wrap(try FileStorage(path: path, readOnly: false)), spool: path + ".spool")
     }
 
     /// Closes the store (saving its index) and reopens it, as a remount does.

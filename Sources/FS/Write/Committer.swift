@@ -11,6 +11,14 @@ import Storage
 /// `maxAttempts` conflicts the change fails with EIO and the store is as it
 /// was.
 ///
+/// A build that reads several objects of one structure reads them as of
+/// one transaction (``ObjectLoader/load(_:asOf:)``; a folder's BTrees), as
+/// a ZODB connection does: serial checks guard only what is written, and a
+/// bucket read after another client's split of it would otherwise be
+/// written back under a root that no longer routes to it. A build whose
+/// snapshot lacks an object it reaches throws a conflict and is built
+/// again like one the storage refused.
+///
 /// This keeps the filesystem free of a global write lock: commits to
 /// different folders never wait for each other except in the storage's own
 /// short commit lock, and concurrent commits share fsyncs there (group
@@ -37,7 +45,14 @@ struct Committer: Sendable {
         let metadata = TransactionMetadata(user: user, description: description)
         var lastConflict = ""
         func attemptOnce() throws(FSError) -> CommitResult? {
-            let records = try build()
+            let records: [PendingRecord]
+            do throws(FSError) {
+                records = try build()
+            } catch .storage(.conflict(let oid, let expected, let actual)) {
+                // What the build read is gone from the state it read as of.
+                lastConflict = "\(StorageError.conflict(oid: oid, expected: expected, actual: actual))"
+                return nil
+            }
             do throws(StorageError) {
                 return try storage.commit(records, metadata: metadata)
             } catch {

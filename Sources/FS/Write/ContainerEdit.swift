@@ -21,7 +21,11 @@ extension ZODBFilesystem {
     func containerRecords(parent: OID, rewritten: inout [OID: ObjectRecord],
                           changes: [ContainerChange]) throws(FSError) -> [PendingRecord] {
         let writer = try writable()
-        let record = try loadRecord(parent)
+        // Every node of the folder's trees as of one transaction (see
+        // ObjectLoader.load(_:asOf:)); the records written expect those
+        // revisions, so a change another client made meanwhile conflicts.
+        let snapshot = storage.lastTransaction
+        let record = try loadRecord(parent, asOf: snapshot)
         guard case .directory(let directory) = ZopeObject(record: record) else { throw .notADirectory }
         if case .mapping = directory.children { throw .notPermitted }
         let allocation = OIDAllocation(writer: writer)
@@ -51,7 +55,7 @@ extension ZODBFilesystem {
             case .btree:
                 var editor = try BTreeFolderEditor(
                     folder: record,
-                    load: { [loader] (oid: OID) throws(RecordError) -> ObjectRecord in try loader.load(oid) },
+                    load: { [loader] (oid: OID) throws(RecordError) -> ObjectRecord in try loader.load(oid, asOf: snapshot) },
                     allocateOID: allocation.next)
                 for change in changes {
                     switch change {

@@ -91,6 +91,14 @@ extension ZODBFilesystem {
         do { return try loader.load(oid) } catch { throw FSError(error) }
     }
 
+    /// ``loadRecord(_:)`` as of transaction `snapshot`
+    /// (``ObjectLoader/load(_:asOf:)``).
+    func loadRecord(_ oid: OID, asOf snapshot: TID) throws(FSError) -> ObjectRecord {
+        let record = try loadRecord(oid)
+        if record.tid <= snapshot { return record }
+        do { return try loader.load(oid, asOf: snapshot) } catch { throw FSError(error) }
+    }
+
     /// `record` with a new state, in the record format ZODB writes.
     func encode(_ record: ObjectRecord, state: PickleValue) throws(FSError) -> [UInt8] {
         var changed = record

@@ -1,0 +1,101 @@
+import FS
+import Foundation
+import Storage
+import TestSupport
+import Testing
+
+/// Another client's commit landing in the middle of a folder edit: the edit
+/// must read the folder's BTree as of one transaction and conflict, never
+/// mix a root read before the other commit with a bucket read after it.
+@Suite struct ConcurrentFolderEditTests {
+    /// A FileStorage whose first load of a record of the class named in
+    /// ``arm(onClass:_:)`` first runs another client's work, as if that
+    /// client committed just then.
+    final class InterleavingStorage: ObjectStorage, @unchecked Sendable {
+        let base: FileStorage
+        private let hook = Guarded<(className: String, work: () -> Void)?>(nil)
+        private let fired = Guarded(false)
+        var hookFired: Bool { fired.withLock { $0 } }
+
+        init(_ base: FileStorage) { self.base = base }
+
+        func arm(onClass className: String, _ work: @escaping () -> Void) {
+            hook.withLock { $0 = (className, work) }
+        }
+
+        var name: String { base.name }
+        var isReadOnly: Bool { base.isReadOnly }
+        var lastTransaction: TID { base.lastTransaction }
+        var size: UInt64 { base.size }
+        var objectCount: Int { base.objectCount }
+        var seesOtherWriters: Bool { true }
+        var statusLines: [String] { base.statusLines }
+
+        func load(_ oid: OID) throws(StorageError) -> (data: [UInt8], tid: TID) {
+            let loaded = try base.load(oid)
+            // A record opens with its class pickle: `cBTrees.Length\nLength\n…`.
+            let opening = String(decoding: loaded.data.prefix(48), as: UTF8.self)
+            if let work = hook.withLock({ h -> (() -> Void)? in
+                guard let armed = h, opening.contains(armed.className) else { return nil }
+                h = nil
+                return armed.work
+            }) {
+                work()
+                fired.withLock { $0 = true }
+                return try base.load(oid)
+            }
+            return loaded
+        }
+
+        func loadBefore(_ oid: OID, before tid: TID) throws(StorageError) -> (data: [UInt8], start: TID, end: TID?)? {
+            try base.loadBefore(oid, before: tid)
+        }
+        func currentSerial(_ oid: OID) throws(StorageError) -> TID? { try base.currentSerial(oid) }
+        func newOIDs(_ count: Int) throws(StorageError) -> [OID] { try base.newOIDs(count) }
+        func commit(_ records: [PendingRecord], metadata: TransactionMetadata) throws(StorageError) -> CommitResult {
+            try base.commit(records, metadata: metadata)
+        }
+        func poll() throws(StorageError) -> [TransactionSummary] { [] }
+        func close() { base.close() }
+    }
+
+    /// A BTreeFolder2 of 40 children: its `_tree` is a root node over
+    /// separate buckets. `zz-…` sort last, into the last bucket. The other
+    /// client adds 41 of them after the edit read the root and while it
+    /// reads the `_count` Length, splitting that bucket: `zz-100` then
+    /// belongs in a bucket the edit's root does not know. Every record the
+    /// edit writes (bucket, Length, meta-type set) was read after the other
+    /// commits, so no serial check objects — as over ZEO, where the server
+    /// resolves concurrent changes of a Length or a bucket. Before edits
+    /// read as of one transaction, `zz-100` went into the old bucket, where
+    /// `objectIds()` lists it and `_tree['zz-100']` raises KeyError.
+    @Test func anotherClientsSplitDuringAnEditMakesItBuildAgain() throws {
+        let store = try WritableStore()
+        var storage: InterleavingStorage!
+        try store.reopen { storage = InterleavingStorage($0); return storage }
+        let other = try WritableStore.open(storage.base, spool: store.path + ".other-spool")
+        for i in 0..<40 { try store.write(String(format: "empty btree/a-%02d", i), Array("a\n".utf8)) }
+
+        storage.arm(onClass: "\nLength\n") {
+            do {
+                let parent = try other.resolve(path: "empty btree")
+                for i in 0...40 {
+                    let (entry, open) = try other.create(parent: parent, name: String(format: "zz-%03d", i), mode: 0o644,
+                                                         flags: O_WRONLY | O_CREAT)
+                    try other.flush(entry.attributes.inode, handle: open.handle)
+                    other.release(entry.attributes.inode, handle: open.handle)
+                }
+            } catch {
+                Issue.record("the other client's commits failed: \(error)")
+            }
+        }
+        try store.write("empty btree/zz-100", Array("mine\n".utf8))
+        #expect(storage.hookFired, "the other client never ran inside the edit")
+
+        let report = try store.verify()
+        #expect(report.problems == [])
+        #expect(report["empty btree/zz-100"]?.size == 5)
+        for i in 0...40 { #expect(report[String(format: "empty btree/zz-%03d", i)] != nil, "zz-\(i)") }
+        for i in 0..<40 { #expect(report[String(format: "empty btree/a-%02d", i)] != nil, "a-\(i)") }
+    }
+}
