@@ -75,19 +75,31 @@ final class MappedFile {
 
     /// Which of the pages of `[offset, offset + length)` are in the page
     /// cache (`mincore`), one flag per page of `pageSize` bytes, starting at
-    /// the page that holds `offset`.
+    /// the page that holds `offset`. A stretch of ``residencyStep`` bytes
+    /// with no page cached at all (`cachestat`) is not looked at page by
+    /// page.
     func residentPages(at offset: Int, count length: Int) -> [Bool] {
         let page = Self.pageSize
         let start = offset / page * page
         let end = min(count, offset + length)
         guard end > start, let base else { return [] }
         var flags = [UInt8](repeating: 0, count: (end - start + page - 1) / page)
-        let result = flags.withUnsafeMutableBufferPointer { buffer in
-            mincore(UnsafeMutableRawPointer(mutating: base + start), end - start, buffer.baseAddress)
+        var stepStart = start
+        while stepStart < end {
+            let stepEnd = min(end, stepStart + Self.residencyStep)
+            if descriptor.cachedPageCount(offset: UInt64(stepStart), length: UInt64(stepEnd - stepStart)) != 0 {
+                let result = flags.withUnsafeMutableBufferPointer { buffer in
+                    mincore(UnsafeMutableRawPointer(mutating: base + stepStart), stepEnd - stepStart,
+                            buffer.baseAddress! + (stepStart - start) / page)
+                }
+                guard result == 0 else { return [Bool](repeating: true, count: flags.count) }
+            }
+            stepStart = stepEnd
         }
-        guard result == 0 else { return [Bool](repeating: true, count: flags.count) }
         return flags.map { $0 & 1 != 0 }
     }
+
+    static let residencyStep = 64 << 20
 
     /// Lets go of the mapped pages of `[offset, offset + length)`
     /// (`madvise(MADV_DONTNEED)`): they stop counting in this process's

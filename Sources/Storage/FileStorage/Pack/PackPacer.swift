@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The manners of a pack: it reports progress, keeps to a rate limit, and
 /// does not flush the page cache the mount is serving from (seed 000's
 /// complaints about ZODB's pack).
@@ -8,7 +10,10 @@
 /// dropping it behind each phase made the next one read the disk again, three
 /// times what Python's pack reads — and once the pack is over, the pages it
 /// brought in are dropped and the ones that were cached before — the mount's
-/// working set — are left alone. The output is written back and dropped as
+/// working set — are left alone (those of the transactions before the pack
+/// time already once they are copied, in the background). The note of what
+/// was cached asks `cachestat` first, so a cold file costs no page-by-page
+/// `mincore` (23 ms over 2.4 GB). The output is written back and dropped as
 /// it goes (``PackWriter``). Its reads run at idle I/O priority, so the
 /// mount's reads go first.
 ///
@@ -38,6 +43,8 @@ struct PackPacer {
     private var residentBefore: [UInt64] = []
     /// Input below this offset has been released in the current phase.
     private var releasedUpTo: UInt64 = 0
+    /// Runs ``releaseInBackground(_:upTo:)``.
+    private let dropper = DispatchQueue(label: "zodbfs.pack.drop")
     /// What ``tick(objects:read:)`` charged so far.
     private var readByTicks: UInt64 = 0
 
@@ -99,8 +106,20 @@ struct PackPacer {
         report(force: true)
     }
 
-    /// The end of the pack: drop from the page cache what pack brought in.
+    /// The transactions before `end` are copied: what pack brought in of
+    /// them is dropped on a thread of its own while the rest of the pack
+    /// (the later transactions, the swap) goes on. Dropping the 1.2 GB a
+    /// file-heavy pack reads took 20 ms after the swap; dropped while the
+    /// copy still ran, it made the copy slower instead.
+    func releaseInBackground(_ input: PackInput, upTo end: UInt64) {
+        let resident = options.sparePageCache ? residentBefore : nil
+        dropper.async { Self.release(input, from: 0, to: end, residentBefore: resident) }
+    }
+
+    /// The end of the pack: drop from the page cache what pack brought in
+    /// (what the background drop has not, or what was read again since).
     func releaseAll(_ input: PackInput) {
+        dropper.sync {}
         release(input, from: 0, to: input.end)
     }
 
@@ -139,7 +158,7 @@ struct PackPacer {
         for (i, resident) in pages.enumerated() where resident { residentBefore[i >> 6] |= 1 << UInt64(i & 63) }
     }
 
-    private func wasResident(_ page: Int) -> Bool {
+    private static func wasResident(_ page: Int, in residentBefore: [UInt64]) -> Bool {
         let word = page >> 6
         return word < residentBefore.count && residentBefore[word] & (1 << UInt64(page & 63)) != 0
     }
@@ -147,16 +166,21 @@ struct PackPacer {
     /// Unmaps `[from, to)` and drops from the cache the pages of it that
     /// were not cached before the pack.
     private func release(_ input: PackInput, from: UInt64, to: UInt64) {
+        Self.release(input, from: from, to: to, residentBefore: options.sparePageCache ? residentBefore : nil)
+    }
+
+    /// `residentBefore` nil: unmap only (``PackOptions/sparePageCache`` off).
+    private static func release(_ input: PackInput, from: UInt64, to: UInt64, residentBefore: [UInt64]?) {
         guard to > from else { return }
         input.map.forget(at: Int(from), count: Int(to - from))
-        guard options.sparePageCache else { return }
+        guard let residentBefore else { return }
         let page = MappedFile.pageSize
         var first = Int(from) / page
         let last = (Int(min(to, input.end)) + page - 1) / page
         while first < last {
-            while first < last && wasResident(first) { first += 1 }
+            while first < last && wasResident(first, in: residentBefore) { first += 1 }
             var runEnd = first
-            while runEnd < last && !wasResident(runEnd) { runEnd += 1 }
+            while runEnd < last && !wasResident(runEnd, in: residentBefore) { runEnd += 1 }
             if runEnd > first { input.map.dropFromCache(at: first * page, count: (runEnd - first) * page) }
             first = runEnd
         }
