@@ -24,28 +24,32 @@ struct Pack: ParsableCommand {
         if let packRate, !(packRate > 0) { throw ValidationError("--pack-rate must be above 0 (MB/s)") }
     }
 
-    /// The pack time as the control file takes it, and as a date.
-    private func packTime(now: Date) throws -> (command: String, date: Date) {
+    /// The pack time as the control file takes it, and as a date. Seconds
+    /// since the epoch become an ISO-8601 time for the control file only
+    /// when a mount is packed: Foundation's ISO-8601 styles look up the
+    /// system's time zone through ICU when first made, which read 15 MB of
+    /// ICU's data into a cold `zodbfs pack`.
+    private func packTime(now: Date) throws -> (command: () -> String, date: Date) {
         if let before {
             if let seconds = Double(before) {
                 let date = Date(timeIntervalSince1970: seconds)
                 guard date <= now.addingTimeInterval(1) else { throw ValidationError("--before \(before) is in the future") }
-                return (date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)), date)
+                return ({ date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }, date)
             }
             switch PackJob.packTime(before, now: now) {
-            case .success(let date): return (before, date)
+            case .success(let date): return ({ before }, date)
             case .failure(let error): throw ValidationError("--before: \(error)")
             }
         }
         let days = days ?? 0
-        return (days == 0 ? "now" : "\(days)", now.addingTimeInterval(-days * 86400))
+        return ({ days == 0 ? "now" : "\(days)" }, now.addingTimeInterval(-days * 86400))
     }
 
     func run() throws {
         let (command, date) = try packTime(now: Date())
         if let control = ControlFile(mountpoint: store, name: "pack") {
             if noGc || packRate != nil { throw ValidationError("--no-gc and --pack-rate are for a Data.fs; a mount packs as it was mounted") }
-            try packThroughMount(control, command: command)
+            try packThroughMount(control, command: command())
             return
         }
         let storage = try StoreAccess.open(store, readOnly: false)
@@ -71,7 +75,7 @@ struct Pack: ParsableCommand {
             throw CommandFailure("\(error)")
         }
         bar?.finish()
-        print("\(store): pack to \(date.formatted(.iso8601)) \(PackJob.describe(result))")
+        print("\(store): pack to \(TID(timeIntervalSince1970: date.timeIntervalSince1970).isoString) \(PackJob.describe(result))")
     }
 
     /// The mount packs; the status is polled until it is done.
