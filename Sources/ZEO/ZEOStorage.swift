@@ -319,7 +319,7 @@ public final class ZEOStorage: ServerPackedStorage {
             guard let tid = finished.bytesValue.flatMap({ TID(bytes: $0) }) else {
                 throw .serverError(server: "\(address)", class: "?", message: "tpc_finish answered \(finished)")
             }
-            return CommitResult(tid: tid, position: 0, length: UInt64(total))
+            return CommitResult(tid: tid, position: 0, length: UInt64(total), resolved: resolved)
         }
     }
 

@@ -10,7 +10,9 @@ import Testing
 @Suite struct ConcurrentFolderEditTests {
     /// A FileStorage whose first load of a record of the class named in
     /// ``arm(onClass:_:)`` first runs another client's work, as if that
-    /// client committed just then.
+    /// client committed just then; and whose next commit after
+    /// ``resolveNextCommit(_:)`` is followed by another client's work and
+    /// reported as a ZEO server reports a conflict it resolved.
     final class InterleavingStorage: ObjectStorage, @unchecked Sendable {
         let base: FileStorage
         private let hook = Guarded<(className: String, work: () -> Void)?>(nil)
@@ -21,6 +23,12 @@ import Testing
 
         func arm(onClass className: String, _ work: @escaping () -> Void) {
             hook.withLock { $0 = (className, work) }
+        }
+
+        private let afterCommit = Guarded<(() -> Void)?>(nil)
+
+        func resolveNextCommit(_ work: @escaping () -> Void) {
+            afterCommit.withLock { $0 = work }
         }
 
         var name: String { base.name }
@@ -53,7 +61,12 @@ import Testing
         func currentSerial(_ oid: OID) throws(StorageError) -> TID? { try base.currentSerial(oid) }
         func newOIDs(_ count: Int) throws(StorageError) -> [OID] { try base.newOIDs(count) }
         func commit(_ records: [PendingRecord], metadata: TransactionMetadata) throws(StorageError) -> CommitResult {
-            try base.commit(records, metadata: metadata)
+            var result = try base.commit(records, metadata: metadata)
+            if let work = afterCommit.withLock({ h -> (() -> Void)? in defer { h = nil }; return h }) {
+                work()
+                result.resolved = Set(records.map(\.oid))
+            }
+            return result
         }
         func poll() throws(StorageError) -> [TransactionSummary] { [] }
         func close() { base.close() }
@@ -97,5 +110,36 @@ import Testing
         #expect(report["empty btree/zz-100"]?.size == 5)
         for i in 0...40 { #expect(report[String(format: "empty btree/zz-%03d", i)] != nil, "zz-\(i)") }
         for i in 0..<40 { #expect(report[String(format: "empty btree/a-%02d", i)] != nil, "a-\(i)") }
+    }
+
+    /// The mount adds a child to a BTreeFolder2 whose listing it has cached,
+    /// and the server resolves the commit's conflict with another client's
+    /// addition to the same bucket: the store holds both children. The
+    /// mount must not patch its cached listing with its own child alone —
+    /// the other one would be missing (ENOENT) until that client's
+    /// invalidation is polled — but read the folder again.
+    @Test func aCommitTheServerResolvedIsNotPatchedIntoTheCachedListing() throws {
+        let store = try WritableStore()
+        var storage: InterleavingStorage!
+        try store.reopen { storage = InterleavingStorage($0); return storage }
+        let other = try WritableStore.open(storage.base, spool: store.path + ".other-spool")
+        for i in 0..<40 { try store.write(String(format: "empty btree/a-%02d", i), Array("a\n".utf8)) }
+        let folder = try store.inode("empty btree")
+        #expect(try store.filesystem.list(folder).count == 40 + 2)
+
+        storage.resolveNextCommit {
+            do {
+                let (entry, open) = try other.create(parent: try other.resolve(path: "empty btree"), name: "theirs.txt",
+                                                     mode: 0o644, flags: O_WRONLY | O_CREAT)
+                try other.flush(entry.attributes.inode, handle: open.handle)
+                other.release(entry.attributes.inode, handle: open.handle)
+            } catch {
+                Issue.record("the other client's commit failed: \(error)")
+            }
+        }
+        try store.write("empty btree/mine.txt", Array("mine\n".utf8))
+        #expect((try? store.inode("empty btree/theirs.txt")) != nil, "the other client's child is missing from the listing")
+        #expect((try? store.inode("empty btree/mine.txt")) != nil)
+        #expect(try store.filesystem.list(folder).count == 42 + 2)
     }
 }

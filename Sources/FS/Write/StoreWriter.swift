@@ -134,11 +134,17 @@ extension ZODBFilesystem {
     /// 10,000-item BTreeFolder2 does not decode its 600 buckets again.
     /// `rewritten` are plain folders' new records: their nodes are rebuilt
     /// from them (no storage read, no decode) if nothing newer landed since.
+    /// Neither when the server resolved a conflict of the transaction: the
+    /// store then holds another client's change too (its new child in the
+    /// same bucket), which a patch would leave out until that client's
+    /// invalidation is polled; the nodes are dropped and read again.
     func committed(_ records: [PendingRecord], result: CommitResult, started: ContinuousClock.Instant,
                    rewritten: [OID: ObjectRecord] = [:], listings: [OID: [ContainerChange]] = [:]) {
         let oids = records.map(\.oid)
         var written: [OID: TID?] = [:]
         for record in records { written[record.oid] = record.expectedSerial }
+        let rewritten = result.resolved.isEmpty ? rewritten : [:]
+        let listings = result.resolved.isEmpty ? listings : [:]
         var rebuilt: [Node] = []
         for record in rewritten.values {
             var record = record

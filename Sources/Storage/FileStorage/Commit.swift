@@ -9,11 +9,17 @@ public struct CommitResult: Sendable, Equatable {
     /// Its `tlen`: the transaction occupies `position ..< position + length + 8`
     /// (the 8-byte trailer repeats `tlen`).
     public var length: UInt64
+    /// Records the storage did not store as sent: a ZEO server resolved
+    /// their conflict with another client's commit (`_p_resolveConflict`,
+    /// named by `vote`), so what is stored merges both. A FileStorage
+    /// opened here never resolves.
+    public var resolved: Set<OID>
 
-    public init(tid: TID, position: UInt64, length: UInt64) {
+    public init(tid: TID, position: UInt64, length: UInt64, resolved: Set<OID> = []) {
         self.tid = tid
         self.position = position
         self.length = length
+        self.resolved = resolved
     }
 }
 
