@@ -72,9 +72,42 @@ import Testing
         func close() { base.close() }
     }
 
-    /// A BTreeFolder2 of 40 children: its `_tree` is a root node over
-    /// separate buckets. `zz-…` sort last, into the last bucket. The other
-    /// client adds 41 of them after the edit read the root and while it
+    /// The fixture's `empty btree` given 40 children (`a-00` …), so that its
+    /// `_tree` is a root node over separate buckets; the mount's filesystem
+    /// over an ``InterleavingStorage``, and another client's filesystem on
+    /// the same FileStorage.
+    struct FolderOfForty {
+        let store: WritableStore
+        let storage: InterleavingStorage
+        let other: ZODBFilesystem
+        static let folder = "empty btree"
+
+        init() throws {
+            store = try WritableStore()
+            var wrapped: InterleavingStorage!
+            try store.reopen { wrapped = InterleavingStorage($0); return wrapped }
+            storage = wrapped
+            other = try WritableStore.open(storage.base, spool: store.path + ".other-spool")
+            for i in 0..<40 { try store.write(String(format: "\(Self.folder)/a-%02d", i), Array("a\n".utf8)) }
+        }
+
+        /// The other client creates empty files named `names`, one commit each.
+        func otherClientCreates(_ names: [String]) {
+            do {
+                let parent = try other.resolve(path: Self.folder)
+                for name in names {
+                    let (entry, open) = try other.create(parent: parent, name: name, mode: 0o644, flags: O_WRONLY | O_CREAT)
+                    try other.flush(entry.attributes.inode, handle: open.handle)
+                    other.release(entry.attributes.inode, handle: open.handle)
+                }
+            } catch {
+                Issue.record("the other client's commits failed: \(error)")
+            }
+        }
+    }
+
+    /// In ``FolderOfForty``, `zz-…` sort last, into the last bucket. The
+    /// other client adds 41 of them after the edit read the root and while it
     /// reads the `_count` Length, splitting that bucket: `zz-100` then
     /// belongs in a bucket the edit's root does not know. Every record the
     /// edit writes (bucket, Length, meta-type set) was read after the other
@@ -83,24 +116,10 @@ import Testing
     /// read as of one transaction, `zz-100` went into the old bucket, where
     /// `objectIds()` lists it and `_tree['zz-100']` raises KeyError.
     @Test func anotherClientsSplitDuringAnEditMakesItBuildAgain() throws {
-        let store = try WritableStore()
-        var storage: InterleavingStorage!
-        try store.reopen { storage = InterleavingStorage($0); return storage }
-        let other = try WritableStore.open(storage.base, spool: store.path + ".other-spool")
-        for i in 0..<40 { try store.write(String(format: "empty btree/a-%02d", i), Array("a\n".utf8)) }
-
+        let site = try FolderOfForty()
+        let (store, storage) = (site.store, site.storage)
         storage.arm(onClass: "\nLength\n") {
-            do {
-                let parent = try other.resolve(path: "empty btree")
-                for i in 0...40 {
-                    let (entry, open) = try other.create(parent: parent, name: String(format: "zz-%03d", i), mode: 0o644,
-                                                         flags: O_WRONLY | O_CREAT)
-                    try other.flush(entry.attributes.inode, handle: open.handle)
-                    other.release(entry.attributes.inode, handle: open.handle)
-                }
-            } catch {
-                Issue.record("the other client's commits failed: \(error)")
-            }
+            site.otherClientCreates((0...40).map { String(format: "zz-%03d", $0) })
         }
         try store.write("empty btree/zz-100", Array("mine\n".utf8))
         #expect(storage.hookFired, "the other client never ran inside the edit")
@@ -119,24 +138,12 @@ import Testing
     /// the other one would be missing (ENOENT) until that client's
     /// invalidation is polled — but read the folder again.
     @Test func aCommitTheServerResolvedIsNotPatchedIntoTheCachedListing() throws {
-        let store = try WritableStore()
-        var storage: InterleavingStorage!
-        try store.reopen { storage = InterleavingStorage($0); return storage }
-        let other = try WritableStore.open(storage.base, spool: store.path + ".other-spool")
-        for i in 0..<40 { try store.write(String(format: "empty btree/a-%02d", i), Array("a\n".utf8)) }
+        let site = try FolderOfForty()
+        let store = site.store
         let folder = try store.inode("empty btree")
         #expect(try store.filesystem.list(folder).count == 40 + 2)
 
-        storage.resolveNextCommit {
-            do {
-                let (entry, open) = try other.create(parent: try other.resolve(path: "empty btree"), name: "theirs.txt",
-                                                     mode: 0o644, flags: O_WRONLY | O_CREAT)
-                try other.flush(entry.attributes.inode, handle: open.handle)
-                other.release(entry.attributes.inode, handle: open.handle)
-            } catch {
-                Issue.record("the other client's commit failed: \(error)")
-            }
-        }
+        site.storage.resolveNextCommit { site.otherClientCreates(["theirs.txt"]) }
         try store.write("empty btree/mine.txt", Array("mine\n".utf8))
         #expect((try? store.inode("empty btree/theirs.txt")) != nil, "the other client's child is missing from the listing")
         #expect((try? store.inode("empty btree/mine.txt")) != nil)
