@@ -66,34 +66,15 @@ struct PackCopier {
                     packed.status = TransactionStatus.packed
                     try writer.copy(from: input, at: position, length: header.headerLength, edits: [(0, packed.serialized())])
                 }
-                let newPosition = newPosition!
                 let at = writer.position
-                if record.pickleLength > 0 {
-                    try writer.copy(from: input, at: record.position, length: record.length,
-                                    edits: [(16, Self.pointers(previous: 0, transaction: newPosition))])
-                } else {
-                    let data = try input.dataRecord(of: record)
-                    let header = DataHeader(
-                        oid: record.oid, tid: record.tid, previous: 0, transactionPosition: newPosition,
-                        pickleLength: data?.pickleLength ?? 0)
-                    if let data {
-                        try writer.write(header.serialized())
-                        try writer.copy(from: input, at: data.position + UInt64(DataHeader.size), length: data.pickleLength, edits: [])
-                    } else {
-                        try writer.write(header.serialized() + [UInt8](repeating: 0, count: 8))
-                    }
-                }
+                try Self.write(record, as: try Self.ownData(of: record, input), previous: 0, transaction: newPosition!,
+                               from: input, to: writer)
                 marker.recordMoved(record.oid, from: record.position, to: at)
                 if !targets.isEmpty && targets.contains(record.position) { moved[record.position] = at }
                 recordsWritten += 1
             }
             try input.checkTrailer(of: transaction)
-            if let newPosition {
-                let length = Self.bigEndian(writer.position - newPosition)
-                try writer.patch(at: newPosition + 8, length)
-                try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, length)])
-                lastTransactionPosition = newPosition
-            }
+            if let newPosition { try finish(transaction, copiedTo: newPosition, from: input, to: writer) }
             position = transaction.next
             pacer.advance(to: position, objects: recordsWritten, read: header.length + 8, input: input)
             pacer.charge(writer.position - writtenBefore)
@@ -120,30 +101,14 @@ struct PackCopier {
             try writer.copy(from: input, at: position, length: header.headerLength, edits: [(8, Self.bigEndian(header.length))])
             try input.forEachRecord(of: transaction) { (record) throws(StorageError) in
                 let at = writer.position
-                let previous = index[record.oid] ?? 0
-                switch try form(of: record, input) {
-                case .asIs:
-                    try writer.copy(from: input, at: record.position, length: record.length,
-                                    edits: [(16, Self.pointers(previous: previous, transaction: newPosition))])
-                case .backpointer(let target):
-                    let header = DataHeader(oid: record.oid, tid: record.tid, previous: previous, transactionPosition: newPosition, pickleLength: 0)
-                    try writer.write(header.serialized() + Self.bigEndian(target))
-                case .inline(let data):
-                    let header = DataHeader(
-                        oid: record.oid, tid: record.tid, previous: previous, transactionPosition: newPosition,
-                        pickleLength: data.pickleLength)
-                    try writer.write(header.serialized())
-                    try writer.copy(from: input, at: data.position + UInt64(DataHeader.size), length: data.pickleLength, edits: [])
-                }
+                try Self.write(record, as: try form(of: record, input), previous: index[record.oid] ?? 0,
+                               transaction: newPosition, from: input, to: writer)
                 index.updateValue(at, forKey: record.oid)
                 if rememberAll || (!targets.isEmpty && targets.contains(record.position)) { moved[record.position] = at }
                 recordsWritten += 1
             }
             try input.checkTrailer(of: transaction)
-            let length = Self.bigEndian(writer.position - newPosition)
-            try writer.patch(at: newPosition + 8, length)
-            try writer.copy(from: input, at: position + header.length, length: 8, edits: [(0, length)])
-            lastTransactionPosition = newPosition
+            try finish(transaction, copiedTo: newPosition, from: input, to: writer)
             transactions += 1
             position = transaction.next
             pacer.advance(to: position, objects: recordsWritten, read: header.length + 8, input: input)
@@ -155,11 +120,53 @@ struct PackCopier {
     /// A record's new form after the pack time: as it was, a moved
     /// backpointer, or inline data.
     private func form(of record: PackInput.Record, _ input: PackInput) throws(StorageError) -> Form {
+        if record.pickleLength == 0, record.back != 0, !moved.isEmpty, let target = moved[record.back] {
+            return .backpointer(target)
+        }
+        return try Self.ownData(of: record, input)
+    }
+
+    /// A record's new form with its data of its own: as it was, the data its
+    /// backpointer chain ends at inline, or a backpointer to nothing where
+    /// the chain ends in 0 (`copyToPacktime` keeps no backpointer).
+    private static func ownData(of record: PackInput.Record, _ input: PackInput) throws(StorageError) -> Form {
         if record.pickleLength > 0 { return .asIs }
-        if record.back == 0 { return .backpointer(0) }
-        if !moved.isEmpty, let target = moved[record.back] { return .backpointer(target) }
         if let data = try input.dataRecord(of: record) { return .inline(data) }
         return .backpointer(0)
+    }
+
+    /// Appends `record` in `form`, its header naming `previous` and the new
+    /// position of its transaction.
+    private static func write(
+        _ record: PackInput.Record, as form: Form, previous: UInt64, transaction: UInt64,
+        from input: PackInput, to writer: PackWriter
+    ) throws(StorageError) {
+        switch form {
+        case .asIs:
+            try writer.copy(from: input, at: record.position, length: record.length,
+                            edits: [(16, pointers(previous: previous, transaction: transaction))])
+        case .backpointer(let target):
+            let header = DataHeader(oid: record.oid, tid: record.tid, previous: previous, transactionPosition: transaction, pickleLength: 0)
+            try writer.write(header.serialized() + bigEndian(target))
+        case .inline(let data):
+            let header = DataHeader(
+                oid: record.oid, tid: record.tid, previous: previous, transactionPosition: transaction,
+                pickleLength: data.pickleLength)
+            try writer.write(header.serialized())
+            try writer.copy(from: input, at: data.position + UInt64(DataHeader.size), length: data.pickleLength, edits: [])
+        }
+    }
+
+    /// The end of a transaction whose header and records went to
+    /// `newPosition`: its length, known now, patched into the header and
+    /// written as the trailer.
+    private mutating func finish(
+        _ transaction: PackInput.Transaction, copiedTo newPosition: UInt64, from input: PackInput, to writer: PackWriter
+    ) throws(StorageError) {
+        let length = Self.bigEndian(writer.position - newPosition)
+        try writer.patch(at: newPosition + 8, length)
+        try writer.copy(from: input, at: transaction.position + transaction.header.length, length: 8, edits: [(0, length)])
+        lastTransactionPosition = newPosition
     }
 
     private enum Form {
