@@ -48,10 +48,14 @@ public struct ObjectLoader: Sendable {
     /// state; asking for one means the change must be built again, so it is
     /// reported as a conflict.
     public func load(_ oid: OID, asOf snapshot: TID) throws(RecordError) -> ObjectRecord {
-        let current = try load(oid)
+        try revision(of: try load(oid), asOf: snapshot)
+    }
+
+    /// ``load(_:asOf:)`` for a caller that has the current revision already.
+    public func revision(of current: ObjectRecord, asOf snapshot: TID) throws(RecordError) -> ObjectRecord {
         if current.tid <= snapshot { return current }
-        guard let earlier = try load(oid, before: TID(rawValue: snapshot.rawValue + 1)) else {
-            throw .storage(.conflict(oid: oid, expected: nil, actual: current.tid))
+        guard let earlier = try load(current.oid, before: TID(rawValue: snapshot.rawValue + 1)) else {
+            throw .storage(.conflict(oid: current.oid, expected: nil, actual: current.tid))
         }
         return earlier
     }

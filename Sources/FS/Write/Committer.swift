@@ -45,17 +45,12 @@ struct Committer: Sendable {
         let metadata = TransactionMetadata(user: user, description: description)
         var lastConflict = ""
         func attemptOnce() throws(FSError) -> CommitResult? {
-            let records: [PendingRecord]
+            // A conflict from the build (its snapshot lacks an object) or
+            // from the storage's serial checks: built again either way.
             do throws(FSError) {
-                records = try build()
-            } catch .storage(.conflict(let oid, let expected, let actual)) {
-                // What the build read is gone from the state it read as of.
-                lastConflict = "\(StorageError.conflict(oid: oid, expected: expected, actual: actual))"
-                return nil
-            }
-            do throws(StorageError) {
-                return try storage.commit(records, metadata: metadata)
-            } catch {
+                let records = try build()
+                do throws(StorageError) { return try storage.commit(records, metadata: metadata) } catch { throw .storage(error) }
+            } catch .storage(let error) {
                 guard case .conflict = error else { throw .storage(error) }
                 lastConflict = "\(error)"
                 return nil

@@ -94,9 +94,8 @@ extension ZODBFilesystem {
     /// ``loadRecord(_:)`` as of transaction `snapshot`
     /// (``ObjectLoader/load(_:asOf:)``).
     func loadRecord(_ oid: OID, asOf snapshot: TID) throws(FSError) -> ObjectRecord {
-        let record = try loadRecord(oid)
-        if record.tid <= snapshot { return record }
-        do { return try loader.load(oid, asOf: snapshot) } catch { throw FSError(error) }
+        let current = try loadRecord(oid)
+        do { return try loader.revision(of: current, asOf: snapshot) } catch { throw FSError(error) }
     }
 
     /// `record` with a new state, in the record format ZODB writes.
