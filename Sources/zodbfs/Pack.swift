@@ -24,32 +24,33 @@ struct Pack: ParsableCommand {
         if let packRate, !(packRate > 0) { throw ValidationError("--pack-rate must be above 0 (MB/s)") }
     }
 
-    /// The pack time as the control file takes it, and as a date. Seconds
-    /// since the epoch become an ISO-8601 time for the control file only
-    /// when a mount is packed: Foundation's ISO-8601 styles look up the
+    /// The pack time as a date, and as the control file takes it — nil for
+    /// seconds since the epoch, which a mount is given as an ISO-8601 time:
+    /// made only then, because Foundation's ISO-8601 styles look up the
     /// system's time zone through ICU when first made, which read 15 MB of
     /// ICU's data into a cold `zodbfs pack`.
-    private func packTime(now: Date) throws -> (command: () -> String, date: Date) {
+    private func packTime(now: Date) throws -> (date: Date, command: String?) {
         if let before {
             if let seconds = Double(before) {
                 let date = Date(timeIntervalSince1970: seconds)
                 guard date <= now.addingTimeInterval(1) else { throw ValidationError("--before \(before) is in the future") }
-                return ({ date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }, date)
+                return (date, nil)
             }
             switch PackJob.packTime(before, now: now) {
-            case .success(let date): return ({ before }, date)
+            case .success(let date): return (date, before)
             case .failure(let error): throw ValidationError("--before: \(error)")
             }
         }
         let days = days ?? 0
-        return ({ days == 0 ? "now" : "\(days)" }, now.addingTimeInterval(-days * 86400))
+        return (now.addingTimeInterval(-days * 86400), days == 0 ? "now" : "\(days)")
     }
 
     func run() throws {
-        let (command, date) = try packTime(now: Date())
+        let (date, command) = try packTime(now: Date())
         if let control = ControlFile(mountpoint: store, name: "pack") {
             if noGc || packRate != nil { throw ValidationError("--no-gc and --pack-rate are for a Data.fs; a mount packs as it was mounted") }
-            try packThroughMount(control, command: command())
+            try packThroughMount(
+                control, command: command ?? date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
             return
         }
         let storage = try StoreAccess.open(store, readOnly: false)
