@@ -85,6 +85,9 @@ struct PackPositions: Sequence {
     /// order, as the sorted suffixes and positions of an ``ObjectIndex``
     /// bucket (arrays of exactly their size), freeing each page once it is
     /// handed over; then the side entries, one by one. Leaves this empty.
+    /// Each page is read twice, to count and then to fill: the buckets
+    /// outlive the pack as the storage's index, so their arrays are
+    /// allocated once at their size rather than grown or trimmed.
     mutating func drainBuckets(
         keeping keep: (OID, UInt64) -> Bool,
         bucket body: (_ prefix: UInt64, _ suffixes: [UInt16], _ positions: [UInt64]) -> Void,
