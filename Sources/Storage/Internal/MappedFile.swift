@@ -23,17 +23,47 @@ final class MappedFile {
     private let base: UnsafeRawPointer?
     let descriptor: FileDescriptor
 
+    /// - Parameter smallPages: map it one page off the 2 MiB alignment of
+    ///   the file, so that no fault maps a whole 2 MiB folio (see
+    ///   ``placedOffHugePages(_:)``).
     /// - Throws: the `mmap` errno.
-    init(_ descriptor: FileDescriptor, count: UInt64) throws(Errno) {
+    init(_ descriptor: FileDescriptor, count: UInt64, smallPages: Bool = false) throws(Errno) {
         self.descriptor = descriptor
         self.count = Int(count)
         guard count > 0 else {
             base = nil
             return
         }
-        let address = mmap(nil, Int(count), PROT_READ, MAP_SHARED, descriptor.rawValue, 0)
+        let address = if smallPages {
+            try Self.placedOffHugePages(Int(count)) { mmap($0, Int(count), PROT_READ, MAP_SHARED | MAP_FIXED, descriptor.rawValue, 0) }
+        } else {
+            mmap(nil, Int(count), PROT_READ, MAP_SHARED, descriptor.rawValue, 0)
+        }
         guard let address, address != MAP_FAILED else { throw Errno(rawValue: errno) }
         base = UnsafeRawPointer(address)
+    }
+
+    /// Maps `count` bytes with `map` at an address one page past a 2 MiB
+    /// boundary. Why: the kernel maps a cached 2 MiB folio with one page
+    /// table entry into any mapping whose address and file offset agree
+    /// modulo 2 MiB, whatever the mapping's huge-page advice, so a read
+    /// of a few bytes keeps 2 MiB mapped; one page off, a fault maps the
+    /// 64 KiB around it. The address range is reserved first
+    /// (`PROT_NONE`), and what `map` does not cover is given back.
+    private static func placedOffHugePages(_ count: Int, _ map: (UnsafeMutableRawPointer) -> UnsafeMutableRawPointer?) throws(Errno) -> UnsafeMutableRawPointer? {
+        let huge = 2 << 20, length = count + 2 * huge
+        guard let reserved = mmap(nil, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              reserved != MAP_FAILED else { throw Errno(rawValue: errno) }
+        let start = (Int(bitPattern: reserved) + huge - 1) / huge * huge + pageSize
+        guard let address = map(UnsafeMutableRawPointer(bitPattern: start)!), address != MAP_FAILED else {
+            let failure = Errno(rawValue: errno)
+            munmap(reserved, length)
+            throw failure
+        }
+        let end = (start + count + pageSize - 1) / pageSize * pageSize
+        munmap(reserved, start - Int(bitPattern: reserved))
+        munmap(UnsafeMutableRawPointer(bitPattern: end)!, Int(bitPattern: reserved) + length - end)
+        return address
     }
 
     deinit {
@@ -139,6 +169,15 @@ final class MappedFile {
     func adviseHugePages() {
         guard let base else { return }
         madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_HUGEPAGE)
+    }
+
+    /// Tells the kernel that faults in this mapping are random
+    /// (`MADV_RANDOM`): a fault then reads only the folio it needs (2 MiB
+    /// with ``adviseHugePages()``) and a fault on a cached folio marked for
+    /// reading ahead does not start that read-ahead.
+    func adviseRandomAccess() {
+        guard let base else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_RANDOM)
     }
 
     /// Faults in `[offset, offset + length)` (`MADV_POPULATE_READ`, Linux

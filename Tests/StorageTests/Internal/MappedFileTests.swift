@@ -51,6 +51,28 @@ import Glibc
         #expect(window == Array(expected[first..<(first + window.count)]))
     }
 
+    /// The pack walk's own mapping: the same bytes, at an address one page
+    /// past a 2 MiB boundary, so that the kernel cannot map a cached 2 MiB
+    /// folio into it whole.
+    @Test func aSmallPageMappingReadsTheFileOnePageOffHugePageAlignment() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/data"
+        let size = (6 << 20) + 12345
+        let file = try FileDescriptor.open(path, .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        defer { try? file.close() }
+        let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        _ = try file.writeAll(toAbsoluteOffset: 0, bytes)
+        let plain = try MappedFile(file, count: UInt64(size))
+        for _ in 0..<3 {
+            let small = try MappedFile(file, count: UInt64(size), smallPages: true)
+            let address = small.withBytes(at: 0, count: 1) { Int(bitPattern: $0.baseAddress) }
+            #expect(address % (2 << 20) == MappedFile.pageSize)
+            #expect(small.bytes(at: 0, count: size) == bytes)
+            #expect(small.bytes(at: (2 << 20) - 7, count: 100) == plain.bytes(at: (2 << 20) - 7, count: 100))
+            #expect(small.uint64BE(at: size - 8) == plain.uint64BE(at: size - 8))
+        }
+    }
+
     /// Every page's flag, from one `mincore` over a mapping of the whole file.
     static func mincore(_ file: FileDescriptor, size: Int) throws -> [Bool] {
         let page = MappedFile.pageSize

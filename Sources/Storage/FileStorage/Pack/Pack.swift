@@ -116,6 +116,7 @@ extension FileStorage {
         pacer.begin(.marking, from: marker.packPosition, to: snapshotEnd, objectsTotal: marker.current.count)
         do {
             defer { input.readAround?.finish() }
+            input.readAround?.beginWalk()
             try marker.mark(input, references: references, pacer: &pacer)
         }
         pacer.finish(input)

@@ -70,7 +70,9 @@ final class PackInput: @unchecked Sendable {
         // file-heavy store packed cold: indexing 1.36–1.54 s → 0.82 s,
         // pack + sync 3.1–3.3 s → 1.8–2.1 s; the object-heavy one unchanged.
         map.adviseHugePages()
-        readAround = readsAround ? PackReadAround(map: map) : nil
+        do { readAround = readsAround ? try PackReadAround(map: map) : nil } catch {
+            throw error.storageError(path: path, operation: "mmap")
+        }
     }
 
     /// The transaction at `position` (which must be < ``end``), handing each
@@ -228,7 +230,10 @@ final class PackInput: @unchecked Sendable {
     /// with `pread` rather than through the map: the marking walk visits
     /// records in reference order, all over the file, and a fault on a
     /// mapped page maps the 16 pages around it, so through the map a walk
-    /// over two million objects would map most of the file into the process. One `pread` of the header and
+    /// over two million objects would map most of the file into the
+    /// process. (A walk that reads around reads through a mapping of its
+    /// own instead, let go as it goes: ``PackReadAround/bytes(at:count:)``.)
+    /// One `pread` of the header and
     /// the `walkPrefetch` bytes after it covers most records; a larger pickle
     /// costs a second for its first `sample` bytes (or, with `sample` nil, for
     /// the whole) and, past one and a half samples, a third for its tail.
@@ -297,10 +302,12 @@ final class PackInput: @unchecked Sendable {
         return (record, bytes[DataHeader.size...])
     }
 
-    /// A read of the walk: first the blocks around it, when it reads around.
+    /// A read of the walk: with `pread`, or when it reads around, through
+    /// the blocks it brings in (``PackReadAround/bytes(at:count:)``).
     private func walkRead(at offset: UInt64, count: Int) throws(StorageError) -> [UInt8] {
-        readAround?.bringIn(from: offset, count: UInt64(count))
-        return try pread(at: offset, count: count)
+        guard let readAround else { return try pread(at: offset, count: count) }
+        guard offset <= end, UInt64(count) <= end - offset else { throw corrupted(offset, "unexpected end of file") }
+        return readAround.bytes(at: offset, count: count)
     }
 
     private func pread(at offset: UInt64, count: Int) throws(StorageError) -> [UInt8] {
