@@ -33,7 +33,10 @@ struct PackCopier {
     ///
     /// - Parameter kept: when given, the sorted positions of every kept
     ///   revision (``PackMarker/keptPositions()``): a transaction with none
-    ///   of them is passed over with only its header and trailer read.
+    ///   of them is passed over with only its header and trailer read, and
+    ///   of one with some only those records are read, besides its header
+    ///   and trailer (read with `pread`: through the map each would bring
+    ///   in the 2 MiB around it).
     mutating func copyKept(
         _ input: PackInput, to writer: PackWriter, marker: inout PackMarker, until end: UInt64, kept: [UInt64]?,
         pacer: inout PackPacer
@@ -41,24 +44,32 @@ struct PackCopier {
         var position: UInt64 = 4
         var nextKept = 0
         while position < end {
+            let transaction: PackInput.Transaction
+            var keptHere: ArraySlice<UInt64>?
             if let kept {
-                let skipped = try input.transactionHeader(at: position)
+                transaction = try input.transactionHeader(at: position)
                 while nextKept < kept.count && kept[nextKept] < position { nextKept += 1 }
-                if nextKept == kept.count || kept[nextKept] >= skipped.next {
-                    position = skipped.next
+                var last = nextKept
+                while last < kept.count && kept[last] < transaction.next { last += 1 }
+                guard last > nextKept else {
+                    position = transaction.next
                     pacer.advance(to: position, objects: recordsWritten, read: UInt64(TransactionHeader.size + 8), input: nil)
                     continue
                 }
+                keptHere = kept[nextKept..<last]
+                nextKept = last
+                try input.bringInExactly(at: position, count: transaction.header.headerLength)
+            } else {
+                transaction = try input.checkedTransaction(at: position)
             }
             // The header goes out with the first kept record (a transaction
             // that keeps none is left out), its length once the last is
             // copied. The data of each kept record is its own, or what its
             // backpointer chain ends at.
-            let transaction = try input.checkedTransaction(at: position)
             let header = transaction.header
             let writtenBefore = writer.position
             var newPosition: UInt64?
-            try input.forEachRecord(of: transaction) { (record) throws(StorageError) in
+            func copy(_ record: PackInput.Record) throws(StorageError) {
                 guard marker.keeps(record.oid, at: record.position) else { return }
                 if newPosition == nil {
                     newPosition = writer.position
@@ -73,7 +84,12 @@ struct PackCopier {
                 if !targets.isEmpty && targets.contains(record.position) { moved[record.position] = at }
                 recordsWritten += 1
             }
-            try input.checkTrailer(of: transaction)
+            if let keptHere {
+                try input.forEachRecord(of: transaction, at: keptHere, copy)
+            } else {
+                try input.forEachRecord(of: transaction, copy)
+                try input.checkTrailer(of: transaction)
+            }
             if let newPosition { try finish(transaction, copiedTo: newPosition, from: input, to: writer) }
             position = transaction.next
             pacer.advance(to: position, objects: recordsWritten, read: header.length + 8, input: input)

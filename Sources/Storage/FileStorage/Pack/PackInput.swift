@@ -119,42 +119,66 @@ final class PackInput: @unchecked Sendable {
 
     /// The data records of `transaction`, checked, in file order.
     func forEachRecord(of transaction: Transaction, _ body: (Record) throws(StorageError) -> Void) throws(StorageError) {
-        let position = transaction.position
-        let header = transaction.header
-        let transactionEnd = position + header.length
-        var at = position + header.headerLength
-        var unmappedUpTo = position
+        let transactionEnd = transaction.position + transaction.header.length
+        var at = transaction.position + transaction.header.headerLength
+        var unmappedUpTo = transaction.position
         while at < transactionEnd {
             map.forget(before: at, from: &unmappedUpTo, step: Self.unmapStep)
-            guard transactionEnd - at >= UInt64(DataHeader.size) else {
-                throw corrupted(at, "data record exceeds transaction record (which ends at \(transactionEnd))")
-            }
-            let a = Int(at)
-            let versionLength = map.uint16BE(at: a + 32)
-            var record = Record(
-                oid: OID(rawValue: map.uint64BE(at: a)), tid: TID(rawValue: map.uint64BE(at: a + 8)),
-                position: at, previous: map.uint64BE(at: a + 16),
-                pickleLength: map.uint64BE(at: a + 34), back: 0)
-            let transactionPosition = map.uint64BE(at: a + 24)
-            guard versionLength == 0 else { throw corrupted(at, "data record has a version (not supported since ZODB 3.9)") }
-            guard transactionPosition == position else {
-                throw corrupted(at, "data record points to transaction header at \(transactionPosition), not \(position)")
-            }
-            guard record.tid == header.tid else { throw corrupted(at, "data record tid \(record.tid) is not its transaction's \(header.tid)") }
-            guard record.pickleLength <= transactionEnd - at - UInt64(DataHeader.size),
-                record.pickleLength > 0 || transactionEnd - at >= UInt64(DataHeader.size + 8)
-            else {
-                throw corrupted(at, "data record of \(record.oid.repr) exceeds transaction record (which ends at \(transactionEnd))")
-            }
-            if record.pickleLength == 0 {
-                record.back = map.uint64BE(at: a + DataHeader.size)
-                guard record.back == 0 || (record.back >= 4 && record.back < at) else {
-                    throw corrupted(at, "backpointer \(record.back) does not point before its record")
-                }
-            }
+            let record = try record(at: at, of: transaction)
             try body(record)
             at += record.length
         }
+    }
+
+    /// The data records of `transaction` at `positions` (sorted, each the
+    /// start of one of its records, as the marker found them), checked
+    /// like every record: the copy of a transaction that keeps a few of
+    /// its records reads those and not the headers between them, each of
+    /// which would bring in 2 MiB of garbage through the map.
+    func forEachRecord(
+        of transaction: Transaction, at positions: ArraySlice<UInt64>, _ body: (Record) throws(StorageError) -> Void
+    ) throws(StorageError) {
+        var after = transaction.position + transaction.header.headerLength
+        for at in positions {
+            guard at >= after else { throw corrupted(at, "a kept data record overlaps the one before it") }
+            let record = try record(at: at, of: transaction)
+            try body(record)
+            after = at + record.length
+        }
+    }
+
+    /// The data record at `at` of `transaction`, checked (ZODB's `checkData`).
+    private func record(at at: UInt64, of transaction: Transaction) throws(StorageError) -> Record {
+        let position = transaction.position
+        let header = transaction.header
+        let transactionEnd = position + header.length
+        guard at < transactionEnd, transactionEnd - at >= UInt64(DataHeader.size) else {
+            throw corrupted(at, "data record exceeds transaction record (which ends at \(transactionEnd))")
+        }
+        let a = Int(at)
+        let versionLength = map.uint16BE(at: a + 32)
+        var record = Record(
+            oid: OID(rawValue: map.uint64BE(at: a)), tid: TID(rawValue: map.uint64BE(at: a + 8)),
+            position: at, previous: map.uint64BE(at: a + 16),
+            pickleLength: map.uint64BE(at: a + 34), back: 0)
+        let transactionPosition = map.uint64BE(at: a + 24)
+        guard versionLength == 0 else { throw corrupted(at, "data record has a version (not supported since ZODB 3.9)") }
+        guard transactionPosition == position else {
+            throw corrupted(at, "data record points to transaction header at \(transactionPosition), not \(position)")
+        }
+        guard record.tid == header.tid else { throw corrupted(at, "data record tid \(record.tid) is not its transaction's \(header.tid)") }
+        guard record.pickleLength <= transactionEnd - at - UInt64(DataHeader.size),
+            record.pickleLength > 0 || transactionEnd - at >= UInt64(DataHeader.size + 8)
+        else {
+            throw corrupted(at, "data record of \(record.oid.repr) exceeds transaction record (which ends at \(transactionEnd))")
+        }
+        if record.pickleLength == 0 {
+            record.back = map.uint64BE(at: a + DataHeader.size)
+            guard record.back == 0 || (record.back >= 4 && record.back < at) else {
+                throw corrupted(at, "backpointer \(record.back) does not point before its record")
+            }
+        }
+        return record
     }
 
     /// The transaction at `position` without its data records, read with
@@ -172,6 +196,14 @@ final class PackInput: @unchecked Sendable {
         let trailer = try pread(at: position + header.length, count: 8).uint64BE(at: 0)
         try checkTrailer(trailer, of: header, at: position, isNew: isNew)
         return Transaction(header: header, position: position)
+    }
+
+    /// Reads `[offset, offset + count)` with `pread`, so that a read of it
+    /// through the map later finds it cached: from the walk on the map
+    /// is advised random, and a fault on a page not cached would read the
+    /// 2 MiB folio around it (``PackReadAround/beginWalk()``).
+    func bringInExactly(at offset: UInt64, count: UInt64) throws(StorageError) {
+        _ = try pread(at: offset, count: Int(count))
     }
 
     /// ZODB's `checkTxn` and the tid order.

@@ -168,6 +168,14 @@ final class PackWriter {
         return true
     }
 
+    /// Copies the pending run out of the input now: the input behind it is
+    /// about to be dropped from the page cache (``PackPacer/releaseInBackground(_:upTo:)``),
+    /// and the run, flushed later, read the last 30 MiB of a file-heavy
+    /// store's kept transactions from the disk a second time.
+    func takePendingRun() throws(StorageError) {
+        try flushRun()
+    }
+
     /// Writes everything out and fsyncs the file.
     func finish() throws(StorageError) {
         try flushRun()
