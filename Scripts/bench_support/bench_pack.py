@@ -71,6 +71,15 @@ def fmt_size(n):
     return '%.2f GiB' % (n / GiB) if n >= GiB else '%.1f MiB' % (n / MiB)
 
 
+def disk_bytes_read(path):
+    """Bytes read so far from the block device holding path
+    (/sys/dev/block/MAJOR:MINOR/stat, sectors of 512 bytes): what a command
+    read from the disk, program included, when nothing else runs."""
+    dev = os.stat(path).st_dev
+    with open('/sys/dev/block/%d:%d/stat' % (os.major(dev), os.minor(dev))) as f:
+        return int(f.read().split()[2]) * 512
+
+
 def drop_page_cache(sync=True):
     """Drop clean pages; with sync=False dirty pages (a running pack's
     output) are left alone rather than flushed first."""
@@ -175,6 +184,7 @@ def measured(cmd, logfile):
     about 100 MiB, so every command measured at least that."""
     drop_page_cache()
     rss_file = logfile + '.maxrss'
+    read_before = disk_bytes_read(os.path.dirname(logfile))
     with open(logfile, 'w') as out:
         start = time.perf_counter()
         p = subprocess.Popen([TIME, '-f', '%M', '-o', rss_file] + cmd, stdout=out, stderr=subprocess.STDOUT,
@@ -182,6 +192,7 @@ def measured(cmd, logfile):
         sampler = MemorySampler(p.pid)
         p.wait()
         seconds = time.perf_counter() - start
+        read = disk_bytes_read(os.path.dirname(logfile)) - read_before
         sampled = sampler.stop()
         os.sync()
         durable = time.perf_counter() - start
@@ -189,7 +200,7 @@ def measured(cmd, logfile):
         raise RuntimeError('%s exited with %d: %s' % (' '.join(cmd[:3]), p.returncode, bench.tail(logfile)))
     with open(rss_file) as f:
         maxrss_kib = int(f.read().split()[-1])
-    return {'seconds': seconds, 'durable': durable, 'rss': maxrss_kib / 1024,
+    return {'seconds': seconds, 'durable': durable, 'rss': maxrss_kib / 1024, 'read': read / MiB,
             'anon': sampled['RssAnon'], 'file': sampled['RssFile']}
 
 
@@ -210,17 +221,20 @@ def pack_zodbfs(fx, store, zodbfs):
 
 
 def cp_packed(source):
-    """cp + sync of a packed Data.fs, cold: the copy-bandwidth reference."""
+    """cp + sync of a packed Data.fs, cold: the copy-bandwidth reference.
+    Returns its seconds and the MiB it read from the disk."""
     target = source + '.cp'
     if os.path.exists(target):
         os.unlink(target)
     drop_page_cache()
+    read_before = disk_bytes_read(source)
     start = time.perf_counter()
     run(['cp', source, target])
     run(['sync', target])
     seconds = time.perf_counter() - start
+    read = disk_bytes_read(source) - read_before
     os.unlink(target)
-    return seconds
+    return seconds, read / MiB
 
 
 # --------------------------------------------------------------------------
@@ -490,7 +504,7 @@ def mount_reads(fx, count, verify):
 def shape(fx, zodbfs, runs, verify):
     """Pack copies of one fixture with both, ``runs`` times; the medians,
     and the checks of the last zodbfs result against Python's."""
-    ours, theirs, cps = [], [], []
+    ours, theirs, cps, cp_reads = [], [], [], []
     for r in range(runs):
         log('%s: run %d/%d: Python FileStorage.pack' % (fx.kind, r + 1, runs))
         py_store = fresh_copy(fx, fx.kind + '-python')
@@ -500,8 +514,10 @@ def shape(fx, zodbfs, runs, verify):
         ours.append(pack_zodbfs(fx, z_store, zodbfs))
         if fx.kind == 'files':
             log('%s: run %d/%d: cp + sync of the packed output' % (fx.kind, r + 1, runs))
-            cps.append(cp_packed(z_store))
-    out = {'ours': ours, 'theirs': theirs, 'cp': cps}
+            seconds, read = cp_packed(z_store)
+            cps.append(seconds)
+            cp_reads.append(read)
+    out = {'ours': ours, 'theirs': theirs, 'cp': cps, 'cp_read': cp_reads}
     if verify:
         log('%s: comparing zodbfs\'s packed file with Python\'s' % fx.kind)
         same, note = compare_packed(z_store, py_store)
@@ -613,6 +629,8 @@ def report(fixtures, results, args):
             Row('file-heavy: pack vs cp + sync of the output', ours, 'cp', statistics.median(r['cp']),
                 fmt_s, target='≤ 1.2×', check=lambda v, x: x is not None and x <= 1.2,
                 ratio=statistics.median(paired_ratios(r)) if r['cp'] else None),
+            Row('file-heavy: pack, read from the disk', med(r['ours'], 'read'), 'cp',
+                statistics.median(r['cp_read']) if r['cp_read'] else None, fmt_mib),
             Row('file-heavy: pack, peak RSS', med(r['ours'], 'rss'), 'Python',
                 med(r['theirs'], 'rss'), fmt_mib),
         ]
@@ -649,17 +667,19 @@ def report(fixtures, results, args):
         print()
         print('%s, per run:' % name)
         for who, samples in (('zodbfs', r['ours']), ('Python', r['theirs'])):
-            print('  %-7s command %s, with sync %s, peak RSS %s (sampled peaks: anonymous %s, '
+            print('  %-7s command %s, with sync %s, read from the disk %s, peak RSS %s (sampled peaks: anonymous %s, '
                   'mapped file %s), packed to %s'
                   % (who, ', '.join(fmt_s(s['seconds']) for s in samples),
                      ', '.join(fmt_s(s['durable']) for s in samples),
+                     ', '.join(fmt_mib(s['read']) for s in samples),
                      ', '.join(fmt_mib(s['rss']) for s in samples),
                      ', '.join(fmt_mib(s['anon']) for s in samples),
                      ', '.join(fmt_mib(s['file']) for s in samples),
                      ', '.join('{:,} bytes'.format(s['packed']) for s in samples)))
         if r['cp']:
-            print('  cp + sync of zodbfs\'s packed output (%s): %s; zodbfs/cp by round: %s'
+            print('  cp + sync of zodbfs\'s packed output (%s): %s, read from the disk %s; zodbfs/cp by round: %s'
                   % (fmt_size(r['ours'][-1]['packed']), ', '.join(fmt_s(s) for s in r['cp']),
+                     ', '.join(fmt_mib(s) for s in r['cp_read']),
                      ', '.join('%.2f×' % x for x in paired_ratios(r))))
         if 'compare' in r:
             print('  zodbfs\'s packed Data.fs: %s' % r['compare'])

@@ -139,8 +139,10 @@ final class PackInput: @unchecked Sendable {
         of transaction: Transaction, at positions: ArraySlice<UInt64>, _ body: (Record) throws(StorageError) -> Void
     ) throws(StorageError) {
         var after = transaction.position + transaction.header.headerLength
+        var unmappedUpTo = transaction.position
         for at in positions {
             guard at >= after else { throw corrupted(at, "a kept data record overlaps the one before it") }
+            map.forget(before: at, from: &unmappedUpTo, step: Self.unmapStep)
             let record = try record(at: at, of: transaction)
             try body(record)
             after = at + record.length
