@@ -15,6 +15,13 @@ struct PickleMemo<Element> {
 
     init() {}
 
+    /// A memo with room for `capacity` dense entries before it grows: a scan
+    /// of millions of small records makes one memo per record, and growing
+    /// each from empty was an allocation per doubling.
+    init(capacity: Int) {
+        dense.reserveCapacity(capacity)
+    }
+
     subscript(key: Int) -> Element? {
         if key < dense.count, let element = dense[key] { return element }
         return sparse.isEmpty ? nil : sparse[key]
@@ -27,7 +34,7 @@ struct PickleMemo<Element> {
         } else if key - dense.count < Self.maximumGap {
             dense.append(contentsOf: repeatElement(nil, count: key - dense.count))
             dense.append(element)
-            if sparse.removeValue(forKey: key) == nil { count += 1 }
+            if sparse.isEmpty || sparse.removeValue(forKey: key) == nil { count += 1 }
             absorbSparseKeys()
         } else if sparse.updateValue(element, forKey: key) == nil {
             count += 1

@@ -55,11 +55,16 @@ private struct Scan {
     var position = 0
     var stack: [Shape] = []
     var marks: [Int] = []
-    var memo = PickleMemo<Shape>()
+    var memo = PickleMemo<Shape>(capacity: 32)
     var references: [UInt64] = []
 
+    /// The stack and memo start with room for a typical record (a catalog
+    /// entry, a BTree bucket): pack scans millions of them, one scan each.
     init(_ input: PickleInput) {
         self.input = input
+        stack.reserveCapacity(32)
+        marks.reserveCapacity(8)
+        references.reserveCapacity(8)
     }
 
     /// Walks one pickle up to and including its `STOP`.

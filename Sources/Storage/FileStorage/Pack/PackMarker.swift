@@ -191,7 +191,7 @@ struct PackMarker {
             pacer.advance(to: position, objects: reached.count, read: transaction.header.length + 8, input: input)
         }
         for root in extraRoots {
-            try walk(from: try Self.referencesOf(oid(at: root, input), at: root, input, references: references) ?? [],
+            try walk(from: (try Self.referencesOf(oid(at: root, input), at: root, input, references: references) ?? []).map(OID.init(rawValue:)),
                      input, references: references, pacer: &pacer)
         }
     }
@@ -290,7 +290,10 @@ struct PackMarker {
                     if batch[i].oid != .root { danglingReferences += 1 }
                     continue
                 }
-                for next in found where !isReachable(next) && queued.insert(next) { todo.append(next) }
+                for raw in found {
+                    let next = OID(rawValue: raw)
+                    if !isReachable(next) && queued.insert(next) { todo.append(next) }
+                }
             }
             pacer.tick(objects: reached.count, read: input.readAround?.bytesRead)
         }
@@ -303,9 +306,9 @@ struct PackMarker {
     /// record that deletes its object.
     private static func referencesOf(
         _ batch: [(oid: OID, position: UInt64)], _ input: PackInput, references: ReferenceFinder
-    ) throws(StorageError) -> [[OID]?] {
+    ) throws(StorageError) -> [[UInt64]?] {
         let workers = max(1, min(systemProcessorCount(), batch.count / 64))
-        var results = [[OID]?](repeating: [], count: batch.count)
+        var results = [[UInt64]?](repeating: [], count: batch.count)
         var failures = [StorageError?](repeating: nil, count: workers)
         results.withUnsafeMutableBufferPointer { resultBuffer in
             failures.withUnsafeMutableBufferPointer { failureBuffer in
@@ -331,7 +334,7 @@ struct PackMarker {
     /// `findrefs`: the references of the data the record of `oid` at
     /// `position` holds or points back to; nil when the record deletes its
     /// object.
-    private static func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [OID]? {
+    private static func referencesOf(_ oid: OID, at position: UInt64, _ input: PackInput, references: ReferenceFinder) throws(StorageError) -> [UInt64]? {
         let pickle: RecordPickle
         switch try input.readForWalk(at: position, oid: oid) {
         case .pickle(let found): pickle = found
@@ -339,9 +342,9 @@ struct PackMarker {
         case .deletesObject: return nil
         }
         do {
-            if let found = try references(pickle) { return found.map(OID.init(rawValue:)) }
+            if let found = try references(pickle) { return found }
             guard case .pickle(let whole) = try input.readForWalk(at: position, oid: oid, sample: nil) else { return [] }
-            return try references(whole)?.map(OID.init(rawValue:)) ?? []
+            return try references(whole) ?? []
         } catch {
             throw .corrupted(
                 path: input.path, offset: position,
