@@ -20,8 +20,9 @@ import Dispatch
 /// Memory: the input is memory-mapped, and mapped pages count as the
 /// process's own. Behind a sequential phase the mapping lets go of what was
 /// read (the pages stay cached), and the marking walk reads with `pread`
-/// (``PackInput/readForWalk(at:oid:sample:)``), so pack's footprint stays
-/// the indexes plus a constant.
+/// (``PackInput/readForWalk(at:oid:sample:)``), or through a mapping of its
+/// own that it lets go every few MiB (``PackReadAround``), so pack's
+/// footprint stays the indexes plus a constant.
 ///
 /// Rate: bytes read plus bytes written are charged against
 /// ``PackOptions/bytesPerSecond``; when pack runs ahead it sleeps.
