@@ -13,7 +13,8 @@ The history, oldest first:
   "last_tid": hex}: half-way through;
 - after it: more modifications, an undo whose backpointer points before
   the pack time (to a revision that is not the one current then), an undo
-  of a transaction after the pack time, new objects and more garbage.
+  of a transaction after the pack time, an undo that points back at the
+  revision current at the pack time, new objects and more garbage.
 """
 import json
 import sys
@@ -89,6 +90,8 @@ def main(path, count):
     commit('modify x')
     del root['x']
     commit('drop x')
+    root['steady'] = Item('steady at the pack time')
+    commit('create steady')
     before_revision = last_tid(db)
     root['history'].value = 'current at the pack time'
     commit('set history before the pack time')
@@ -109,6 +112,12 @@ def main(path, count):
     root['after'].value = 'changed'
     commit('change after')
     undo(db, 'change after', 'undo change after')
+    # A change after the pack time to an object as it was at the pack time,
+    # undone: a backpointer to the revision current then, which ZODB's
+    # reach_ex then names besides the walk.
+    root['steady'].value = 'changed after the pack time'
+    commit('change steady')
+    undo(db, 'change steady', 'undo change steady')
     del root['tree']['k%06d' % 1]
     commit('more garbage after')
     out = {'pack_time': pack_time, 'last_tid': '%016x' % u64(last_tid(db)), 'before_revision': '%016x' % u64(before_revision)}

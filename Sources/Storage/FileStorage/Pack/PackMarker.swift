@@ -146,9 +146,11 @@ struct PackMarker {
         return nil
     }
 
-    /// The positions of the revisions kept before the pack time, sorted:
-    /// what lets the copy skip a transaction that keeps nothing without
-    /// reading its records.
+    /// The positions of the revisions kept before the pack time, sorted,
+    /// each once: what lets the copy skip a transaction that keeps nothing
+    /// without reading its records, and read only the kept records of the
+    /// others. (An undo after the pack time can point back at the revision
+    /// current then, which ``extra`` then names too, as ZODB's `reach_ex` does.)
     func keptPositions() -> [UInt64] {
         var kept: [UInt64] = []
         kept.reserveCapacity(reached.count + keptAt.count)
@@ -159,6 +161,14 @@ struct PackMarker {
         for (_, position) in keptAt where position < packPosition { kept.append(position) }
         for (_, positions) in extra { kept += positions }
         kept.sort()
+        if !extra.isEmpty {
+            var unique = 0
+            for position in kept where unique == 0 || kept[unique - 1] != position {
+                kept[unique] = position
+                unique += 1
+            }
+            kept.removeLast(kept.count - unique)
+        }
         return kept
     }
 
