@@ -25,7 +25,7 @@ final class MappedFile {
 
     /// - Parameter smallPages: map it one page off the 2 MiB alignment of
     ///   the file, so that no fault maps a whole 2 MiB folio (see
-    ///   ``placedOffHugePages(_:)``).
+    ///   ``mapOffHugePages(_:count:)``).
     /// - Throws: the `mmap` errno.
     init(_ descriptor: FileDescriptor, count: UInt64, smallPages: Bool = false) throws(Errno) {
         self.descriptor = descriptor
@@ -35,7 +35,7 @@ final class MappedFile {
             return
         }
         let address = if smallPages {
-            try Self.placedOffHugePages(Int(count)) { mmap($0, Int(count), PROT_READ, MAP_SHARED | MAP_FIXED, descriptor.rawValue, 0) }
+            try Self.mapOffHugePages(descriptor, count: Int(count))
         } else {
             mmap(nil, Int(count), PROT_READ, MAP_SHARED, descriptor.rawValue, 0)
         }
@@ -43,19 +43,20 @@ final class MappedFile {
         base = UnsafeRawPointer(address)
     }
 
-    /// Maps `count` bytes with `map` at an address one page past a 2 MiB
-    /// boundary. Why: the kernel maps a cached 2 MiB folio with one page
+    /// Maps the first `count` bytes of the file at an address one page past
+    /// a 2 MiB boundary. Why: the kernel maps a cached 2 MiB folio with one page
     /// table entry into any mapping whose address and file offset agree
     /// modulo 2 MiB, whatever the mapping's huge-page advice, so a read
     /// of a few bytes keeps 2 MiB mapped; one page off, a fault maps the
     /// 64 KiB around it. The address range is reserved first
-    /// (`PROT_NONE`), and what `map` does not cover is given back.
-    private static func placedOffHugePages(_ count: Int, _ map: (UnsafeMutableRawPointer) -> UnsafeMutableRawPointer?) throws(Errno) -> UnsafeMutableRawPointer? {
+    /// (`PROT_NONE`), and what the file's mapping does not cover is given back.
+    private static func mapOffHugePages(_ descriptor: FileDescriptor, count: Int) throws(Errno) -> UnsafeMutableRawPointer? {
         let huge = 2 << 20, length = count + 2 * huge
         guard let reserved = mmap(nil, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
               reserved != MAP_FAILED else { throw Errno(rawValue: errno) }
         let start = (Int(bitPattern: reserved) + huge - 1) / huge * huge + pageSize
-        guard let address = map(UnsafeMutableRawPointer(bitPattern: start)!), address != MAP_FAILED else {
+        let address = mmap(UnsafeMutableRawPointer(bitPattern: start), count, PROT_READ, MAP_SHARED | MAP_FIXED, descriptor.rawValue, 0)
+        guard let address, address != MAP_FAILED else {
             let failure = Errno(rawValue: errno)
             munmap(reserved, length)
             throw failure

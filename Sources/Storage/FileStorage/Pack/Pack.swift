@@ -133,7 +133,7 @@ extension FileStorage {
         pacer.begin(.copying, from: 4, to: packPosition)
         try copier.copyKept(input, to: writer, marker: &marker, until: packPosition, kept: kept, pacer: &pacer)
         pacer.finish(input)
-        try writer.takePendingRun()
+        try writer.flushRun()
         pacer.releaseInBackground(input, upTo: packPosition)
         if writer.position == packPosition {
             result.note = "nothing to free: every revision before the pack time is still needed"

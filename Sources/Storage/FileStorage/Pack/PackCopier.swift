@@ -58,7 +58,7 @@ struct PackCopier {
                 }
                 keptHere = kept[nextKept..<last]
                 nextKept = last
-                try input.bringInExactly(at: position, count: transaction.header.headerLength)
+                try input.bringInHeader(of: transaction)
             } else {
                 transaction = try input.checkedTransaction(at: position)
             }

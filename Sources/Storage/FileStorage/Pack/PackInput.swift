@@ -150,7 +150,7 @@ final class PackInput: @unchecked Sendable {
     }
 
     /// The data record at `at` of `transaction`, checked (ZODB's `checkData`).
-    private func record(at at: UInt64, of transaction: Transaction) throws(StorageError) -> Record {
+    private func record(at: UInt64, of transaction: Transaction) throws(StorageError) -> Record {
         let position = transaction.position
         let header = transaction.header
         let transactionEnd = position + header.length
@@ -200,12 +200,15 @@ final class PackInput: @unchecked Sendable {
         return Transaction(header: header, position: position)
     }
 
-    /// Reads `[offset, offset + count)` with `pread`, so that a read of it
-    /// through the map later finds it cached: from the walk on the map
-    /// is advised random, and a fault on a page not cached would read the
-    /// 2 MiB folio around it (``PackReadAround/beginWalk()``).
-    func bringInExactly(at offset: UInt64, count: UInt64) throws(StorageError) {
-        _ = try pread(at: offset, count: Int(count))
+    /// Reads the rest of the header of a transaction that
+    /// ``transactionHeader(at:)`` read (user, description, extension) with
+    /// `pread`, so that copying the header through the map finds it all
+    /// cached: from the walk on the map is advised random, and a fault on a
+    /// page not cached would read the 2 MiB folio around it
+    /// (``PackReadAround/beginWalk()``).
+    func bringInHeader(of transaction: Transaction) throws(StorageError) {
+        let rest = transaction.header.headerLength - UInt64(TransactionHeader.size)
+        if rest > 0 { _ = try pread(at: transaction.position + UInt64(TransactionHeader.size), count: Int(rest)) }
     }
 
     /// ZODB's `checkTxn` and the tid order.

@@ -149,8 +149,9 @@ struct PackMarker {
     /// The positions of the revisions kept before the pack time, sorted,
     /// each once: what lets the copy skip a transaction that keeps nothing
     /// without reading its records, and read only the kept records of the
-    /// others. (An undo after the pack time can point back at the revision
-    /// current then, which ``extra`` then names too, as ZODB's `reach_ex` does.)
+    /// others. An undo after the pack time can point back at an object's
+    /// kept revision itself, which ``extra`` then names too, as ZODB's
+    /// `reach_ex` does; it is listed once.
     func keptPositions() -> [UInt64] {
         var kept: [UInt64] = []
         kept.reserveCapacity(reached.count + keptAt.count)
@@ -159,16 +160,11 @@ struct PackMarker {
             kept.append(position)
         }
         for (_, position) in keptAt where position < packPosition { kept.append(position) }
-        for (_, positions) in extra { kept += positions }
-        kept.sort()
-        if !extra.isEmpty {
-            var unique = 0
-            for position in kept where unique == 0 || kept[unique - 1] != position {
-                kept[unique] = position
-                unique += 1
-            }
-            kept.removeLast(kept.count - unique)
+        for (oid, positions) in extra {
+            let own = keptRevision(of: oid)
+            kept += positions.filter { $0 != own }
         }
+        kept.sort()
         return kept
     }
 
@@ -249,15 +245,14 @@ struct PackMarker {
 
     /// `isReachable`: whether the revision of `oid` at `position` is kept.
     func keeps(_ oid: OID, at position: UInt64) -> Bool {
-        let kept: UInt64
-        if !keptAt.isEmpty, let at = keptAt[oid] {
-            kept = at
-        } else if reached.contains(oid), let at = current[oid] {
-            kept = at
-        } else {
-            return false
-        }
+        guard let kept = keptRevision(of: oid) else { return false }
         return kept == position || (!extra.isEmpty && extra[oid]?.contains(position) == true)
+    }
+
+    /// `reachable[oid]`: the one revision of `oid` kept besides ``extra``.
+    private func keptRevision(of oid: OID) -> UInt64? {
+        if !keptAt.isEmpty, let at = keptAt[oid] { return at }
+        return reached.contains(oid) ? current[oid] : nil
     }
 
     /// `oid in reachable`. (The dictionaries are empty unless undos point

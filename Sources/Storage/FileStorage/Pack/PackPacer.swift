@@ -112,17 +112,24 @@ struct PackPacer {
     /// (the later transactions, the swap) goes on. Dropping the 1.2 GB a
     /// file-heavy pack reads took 20 ms after the swap; dropped while the
     /// copy still ran, it made the copy slower instead.
+    ///
+    /// Only the whole pages below `end` go: the page it ends in holds the
+    /// header of the next transaction, which the copy reads next.
     func releaseInBackground(_ input: PackInput, upTo end: UInt64) {
-        let resident = options.sparePageCache ? residentBefore : nil
-        dropper.async { Self.release(input, from: 0, to: end, residentBefore: resident) }
+        let spared = spared, below = end / UInt64(MappedFile.pageSize) * UInt64(MappedFile.pageSize)
+        dropper.async { Self.release(input, from: 0, to: below, residentBefore: spared) }
     }
 
     /// The end of the pack: drop from the page cache what pack brought in
     /// (what the background drop has not, or what was read again since).
     func releaseAll(_ input: PackInput) {
         dropper.sync {}
-        release(input, from: 0, to: input.end)
+        Self.release(input, from: 0, to: input.end, residentBefore: spared)
     }
+
+    /// What was cached before the pack, when it leaves that cached
+    /// (``PackOptions/sparePageCache``); nil when it only unmaps.
+    private var spared: [UInt64]? { options.sparePageCache ? residentBefore : nil }
 
     /// Closes the running phase's time.
     mutating func endPhase() {
@@ -165,12 +172,7 @@ struct PackPacer {
     }
 
     /// Unmaps `[from, to)` and drops from the cache the pages of it that
-    /// were not cached before the pack.
-    private func release(_ input: PackInput, from: UInt64, to: UInt64) {
-        Self.release(input, from: from, to: to, residentBefore: options.sparePageCache ? residentBefore : nil)
-    }
-
-    /// `residentBefore` nil: unmap only (``PackOptions/sparePageCache`` off).
+    /// were not cached before the pack (`residentBefore`; nil: unmap only).
     private static func release(_ input: PackInput, from: UInt64, to: UInt64, residentBefore: [UInt64]?) {
         guard to > from else { return }
         input.map.forget(at: Int(from), count: Int(to - from))

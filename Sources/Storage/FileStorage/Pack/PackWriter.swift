@@ -168,14 +168,6 @@ final class PackWriter {
         return true
     }
 
-    /// Copies the pending run out of the input now: the input behind it is
-    /// about to be dropped from the page cache (``PackPacer/releaseInBackground(_:upTo:)``),
-    /// and the run, flushed later, read the last 30 MiB of a file-heavy
-    /// store's kept transactions from the disk a second time.
-    func takePendingRun() throws(StorageError) {
-        try flushRun()
-    }
-
     /// Writes everything out and fsyncs the file.
     func finish() throws(StorageError) {
         try flushRun()
@@ -204,7 +196,12 @@ final class PackWriter {
 
     // MARK: - Runs and the buffer
 
-    private func flushRun() throws(StorageError) {
+    /// Copies the pending run out of the input. Also called before the
+    /// input behind it is dropped from the page cache
+    /// (``PackPacer/releaseInBackground(_:upTo:)``): left pending, the run
+    /// read the last 30 MiB of a file-heavy store's kept transactions from
+    /// the disk a second time.
+    func flushRun() throws(StorageError) {
         guard runLength > 0 else { return }
         defer {
             runLength = 0
